@@ -1,0 +1,2 @@
+export * from './elf/types';
+export { ElfError, type ElfErrorCode } from './elf/errors';
