@@ -281,6 +281,11 @@ describe('candidates the loader skips or stops at', () => {
     expect(only32.missing[0]?.rejected[0]?.reason).toContain('ELFCLASS32');
   });
 
+  it.skipIf(!hasCommand('gcc', ['-mx32', '-print-libgcc-file-name']))('an x32 copy is skipped', () => {
+    lab.lib('dx32/libw.so', 'libw.so', { flags: ['-mx32'] });
+    expect(found(resolve(program, { libraryPath: `${E}/dx32:${E}/good` }))['libw.so']).toBe(`${E}/good/libw.so`);
+  });
+
   it.skipIf(!hasCommand('clang'))('an aarch64 copy is skipped', () => {
     lab.lib('arm/libw.so', 'libw.so', { compiler: 'clang', flags: ['--target=aarch64-linux-gnu', '-nostdlib', '-fuse-ld=lld'] });
     expect(found(resolve(program, { libraryPath: `${E}/arm:${E}/good` }))['libw.so']).toBe(`${E}/good/libw.so`);

@@ -169,6 +169,19 @@ describe('ld.so.conf and ld.so.cache of the root', () => {
     expect(miss?.rejected[0]?.reason).toContain('stale');
   });
 
+  it('a file whose soname differs from its name is keyed by the soname', () => {
+    const misRoot = debianRoot('mismatch');
+    lab.lib('mismatch/opt/mis/libmis.so.1', 'libmis.so.1');
+    const app = lab.copy(lab.exe('mismatch-build/app', { needs: [`${misRoot}/opt/mis/libmis.so.1`] }), 'mismatch/app');
+    const withRpath = lab.copy(lab.exe('mismatch-build/app-rpath', { needs: [`${misRoot}/opt/mis/libmis.so.1`], flags: ['-Wl,--disable-new-dtags,-rpath,/opt/mis'] }), 'mismatch/app-rpath');
+    lab.lib('mismatch/opt/mis/libmis.so.1', 'libother.so.1');
+    lab.write('mismatch/etc/ld.so.conf', '/opt/mis\n');
+    execFileSync('ldconfig', ['-r', misRoot]);
+
+    expect(resolveProgram(app, { sysroot: misRoot, isaLevel: 1 }).missing.map((entry) => entry.name)).toEqual(['libmis.so.1']);
+    expect(found(resolveProgram(withRpath, { sysroot: misRoot, isaLevel: 1 }))['libmis.so.1']).toBe('/opt/mis/libmis.so.1');
+  });
+
   it('/etc/ld.so.preload entries load right after the program', () => {
     const preloadRoot = debianRoot('preload');
     lab.lib('preload/opt/top/libtop.so.1', 'libtop.so.1');
