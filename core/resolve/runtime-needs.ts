@@ -44,10 +44,10 @@ export interface RuntimeNeeds {
   usesDlopen: boolean;
 }
 
-/** Collects the run-time needs from the imported symbol names of every loaded object. */
-export function collectRuntimeNeeds(importedNames: Iterable<string>): RuntimeNeeds {
+/** Collects the run-time needs from the imported symbols of one object. */
+export function collectRuntimeNeeds(imports: ReadonlyArray<{ name: string }>): RuntimeNeeds {
   const needs: RuntimeNeeds = { nssDatabases: new Map(), usesIconv: false, usesDlopen: false };
-  for (const name of importedNames) {
+  for (const { name } of imports) {
     const database = NSS_DATABASE_BY_FUNCTION.get(name);
     if (database !== undefined && !needs.nssDatabases.has(database)) needs.nssDatabases.set(database, name);
     if (UNWINDER_USERS.has(name) && needs.unwinderUser === undefined) needs.unwinderUser = name;

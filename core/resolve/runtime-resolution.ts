@@ -60,14 +60,10 @@ const needsByFile = new WeakMap<ElfInfo, RuntimeNeeds>();
 function runtimeNeedsOf(elf: ElfInfo): RuntimeNeeds {
   let needs = needsByFile.get(elf);
   if (!needs) {
-    needs = collectRuntimeNeeds(importNames(elf));
+    needs = collectRuntimeNeeds(elf.imports ?? []);
     needsByFile.set(elf, needs);
   }
   return needs;
-}
-
-function* importNames(elf: ElfInfo): Generator<string> {
-  for (const symbol of elf.imports ?? []) yield symbol.name;
 }
 
 function mergeRuntimeNeeds(list: RuntimeNeeds[]): RuntimeNeeds {
