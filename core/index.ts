@@ -1,2 +1,3 @@
 export * from './elf/types';
 export { ElfError, type ElfErrorCode } from './elf/errors';
+export * from './qemu';

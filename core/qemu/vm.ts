@@ -1,0 +1,379 @@
+// Runs one Nanos image in QEMU and owns the QEMU process: serial console lines,
+// readiness of forwarded ports, the mapped exit, stop(), the KVM-to-TCG retry
+// and cleanup when this process is interrupted.
+
+import { EventEmitter } from 'node:events';
+import { createInterface } from 'node:readline';
+
+import { execa, type ResultPromise } from 'execa';
+
+import { detectAccelerator, type Accelerator, type AcceleratorChoice, type AcceleratorRequest } from './accelerator';
+import { buildQemuCommand, type QemuCommand, type QemuCommandOptions } from './command';
+import { QemuError } from './errors';
+import { findQemuErrorLine, hasKvmInternalError, mapQemuExit, type VmExit } from './exit-status';
+import { LineQueue } from './line-queue';
+import { DEFAULT_BIND_ADDRESS, assertHostPortsFree, mergePortForwards, type PortForward, type PortInput } from './ports';
+import { waitForPorts, type PortReadiness, type ReadinessOptions } from './readiness';
+import { trackVm, type StoppableVm } from './signals';
+
+export interface VmReadinessOptions extends Omit<ReadinessOptions, 'host' | 'signal' | 'guestNetworkUp' | 'onHint'> {
+  /** Guest TCP ports to wait for. Default: every forwarded TCP port. */
+  guestPorts?: readonly number[];
+}
+
+export interface StartVmOptions extends Omit<QemuCommandOptions, 'accelerator' | 'forwards'> {
+  /** Default `auto`: KVM or HVF when the host supports them, otherwise TCG. */
+  accelerator?: AcceleratorRequest;
+  /** Port forwards; merge the config and command-line lists with `mergePortForwards` first to keep their order. */
+  ports?: readonly PortInput[];
+  /** How to decide that the guest serves its ports, or false to skip the check. */
+  readiness?: VmReadinessOptions | false;
+  /** Time between SIGTERM and SIGKILL when stopping, in ms. Default 5000. */
+  stopGraceMs?: number;
+  /** In auto mode, a failure under KVM within this time after start triggers a retry under TCG, in ms. Default 5000. */
+  kvmRetryWindowMs?: number;
+  /** Whether to bind the forwarded host ports before starting QEMU, to report a taken port clearly. Default true. */
+  checkHostPorts?: boolean;
+  /** Whether SIGINT, SIGTERM and SIGHUP of this process stop the VM. Default true. */
+  handleSignals?: boolean;
+}
+
+export interface VmReady {
+  /** Time from `startVm` until every port served, in ms. */
+  readyMs: number;
+  ports: PortReadiness[];
+  accelerator: Accelerator;
+}
+
+export interface StopOptions {
+  /** Time between SIGTERM and SIGKILL, in ms. Default: the VM's `stopGraceMs`. */
+  graceMs?: number;
+  /** Reason recorded in the exit, such as "timed out". */
+  reason?: string;
+}
+
+const STDERR_LIMIT = 64 * 1024;
+const SERIAL_TAIL_LINES = 50;
+const NETWORK_UP_LINE = /: assigned \d+\.\d+\.\d+\.\d+/;
+
+interface VmEvents {
+  /** A line of the guest serial console, without its line break. */
+  serial: [line: string];
+  /** A line QEMU wrote to standard error. */
+  stderr: [line: string];
+  /** A one-line message for the user, such as the accelerator choice or a retry. */
+  note: [message: string];
+  ready: [ready: VmReady];
+  /** QEMU exited for the last time. Not emitted when QEMU could not be started. */
+  exit: [exit: VmExit];
+}
+
+/**
+ * Starts QEMU for `options.image` and returns at once. Throws QemuError for
+ * invalid options or a forced accelerator the host lacks. When QEMU cannot be
+ * started (a taken host port, QEMU not installed), `exited` and `ready` reject
+ * with QemuError.
+ */
+export function startVm(options: StartVmOptions): Vm {
+  return new Vm(options);
+}
+
+export class Vm extends EventEmitter<VmEvents> {
+  readonly image: string;
+  readonly forwards: readonly PortForward[];
+  /** Settles when every readiness check passed; rejects when the VM exits first or the check times out. */
+  readonly ready: Promise<VmReady>;
+  /** Resolves with the mapped exit once QEMU has exited for the last time. */
+  readonly exited: Promise<VmExit>;
+  readonly notes: string[] = [];
+
+  private choice: AcceleratorChoice;
+  private currentCommand: QemuCommand;
+  private subprocess: ResultPromise | undefined;
+  private stopReason: string | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private networkUp = false;
+  private serialLineCount = 0;
+  private finished = false;
+  private readyOnSpawn = false;
+  private readonly endListeners: (() => void)[] = [];
+  private stderrText = '';
+  private readonly serialTailLines: string[] = [];
+  private readonly startedAt = Date.now();
+  private readonly readinessAbort = new AbortController();
+  private resolveReady!: (ready: VmReady) => void;
+  private rejectReady!: (error: unknown) => void;
+  private resolveExited!: (exit: VmExit) => void;
+  private rejectExited!: (error: unknown) => void;
+
+  constructor(private readonly options: StartVmOptions) {
+    super();
+    this.image = options.image;
+    this.forwards = mergePortForwards(options.ports);
+    this.choice = detectAccelerator(options.accelerator ?? 'auto');
+    this.currentCommand = this.command(this.choice);
+
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.exited = new Promise((resolve, reject) => {
+      this.resolveExited = resolve;
+      this.rejectExited = reject;
+    });
+    // Callers often await only one of the two; the other must not surface as an unhandled rejection.
+    this.ready.catch(() => {});
+    this.exited.catch(() => {});
+
+    void this.run();
+  }
+
+  get accelerator(): Accelerator {
+    return this.choice.accelerator;
+  }
+
+  /** The command of the current (or last) QEMU process. */
+  get qemuCommand(): QemuCommand {
+    return this.currentCommand;
+  }
+
+  get pid(): number | undefined {
+    return this.subprocess?.pid;
+  }
+
+  /** The standard error output of the current (or last) QEMU process, at most its first 64 KiB. */
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  /** The last serial console lines, for error reports. */
+  get serialTail(): readonly string[] {
+    return this.serialTailLines;
+  }
+
+  /**
+   * Returns the serial console lines from now until QEMU exits. Call it right
+   * after `startVm` to see every line; unread lines are buffered.
+   */
+  serialLines(): AsyncIterableIterator<string> {
+    const queue = new LineQueue();
+    if (this.finished) {
+      queue.end();
+      return queue;
+    }
+    const push = (line: string): void => queue.push(line);
+    this.on('serial', push);
+    this.endListeners.push(() => {
+      this.off('serial', push);
+      queue.end();
+    });
+    return queue;
+  }
+
+  /**
+   * Stops QEMU: SIGTERM, which QEMU handles by shutting down, then SIGKILL if
+   * it is still running after the grace period. Resolves with the exit.
+   */
+  stop(options: StopOptions = {}): Promise<VmExit> {
+    if (this.finished) return this.exited;
+    this.stopReason ??= options.reason ?? 'stop() was called';
+
+    const subprocess = this.subprocess;
+    if (subprocess !== undefined && this.killTimer === undefined) {
+      subprocess.kill('SIGTERM');
+      this.killTimer = setTimeout(() => subprocess.kill('SIGKILL'), options.graceMs ?? this.options.stopGraceMs ?? 5000);
+    }
+    return this.exited;
+  }
+
+  private command(choice: AcceleratorChoice): QemuCommand {
+    return buildQemuCommand({ ...this.options, accelerator: choice, forwards: this.forwards });
+  }
+
+  private note(message: string): void {
+    this.notes.push(message);
+    this.emit('note', message);
+  }
+
+  private async run(): Promise<void> {
+    // Let the caller attach listeners before the first event.
+    await Promise.resolve();
+    const untrack = this.options.handleSignals === false ? () => {} : trackVm(this.signalHandle());
+
+    try {
+      if (this.choice.note !== undefined) this.note(this.choice.note);
+      if (this.options.checkHostPorts !== false) await assertHostPortsFree(this.forwards, this.options.bindAddress ?? DEFAULT_BIND_ADDRESS);
+
+      this.startReadiness();
+      const startedAt = Date.now();
+      let exit = await this.runQemu(this.currentCommand);
+
+      if (this.shouldRetryUnderTcg(exit, Date.now() - startedAt)) {
+        this.note(`KVM could not run the guest (${retryReason(exit, this.stderrText, Date.now() - startedAt)}), so the VM restarts once under TCG (slower).`);
+        this.choice = { accelerator: 'tcg', args: ['-accel', 'tcg'] };
+        this.currentCommand = this.command(this.choice);
+        this.networkUp = false;
+        this.serialLineCount = 0;
+        this.stderrText = '';
+        exit = await this.runQemu(this.currentCommand);
+      }
+
+      this.finish(exit);
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      untrack();
+    }
+  }
+
+  private signalHandle(): StoppableVm {
+    return {
+      stopForSignal: (signal: NodeJS.Signals) => this.stop({ reason: `this process received ${signal}` }),
+      kill: () => this.subprocess?.kill('SIGKILL'),
+    };
+  }
+
+  private shouldRetryUnderTcg(exit: VmExit, elapsedMs: number): boolean {
+    if ((this.options.accelerator ?? 'auto') !== 'auto' || this.choice.accelerator !== 'kvm') return false;
+    if (this.stopReason !== undefined || exit.kind !== 'vm-failure') return false;
+    return exit.kvmInternalError || elapsedMs < (this.options.kvmRetryWindowMs ?? 5000);
+  }
+
+  /** Runs QEMU once and resolves with its mapped exit after the last output line. */
+  private async runQemu(command: QemuCommand): Promise<VmExit> {
+    if (this.stopReason !== undefined) {
+      return { kind: 'stopped', reason: this.stopReason, qemuStatus: null, signal: null, message: `VM stopped before QEMU started (${this.stopReason})` };
+    }
+
+    const subprocess = execa(command.file, command.args, {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+      forceKillAfterDelay: false,
+    });
+    this.subprocess = subprocess;
+    if (this.readyOnSpawn) {
+      subprocess.once('spawn', () => {
+        this.readyOnSpawn = false;
+        this.markReady([]);
+      });
+    }
+    const accelerator = this.choice.accelerator;
+
+    const serial = createInterface({ input: subprocess.stdout, crlfDelay: Infinity });
+    serial.on('line', (line) => this.onSerialLine(line));
+    const stderr = createInterface({ input: subprocess.stderr, crlfDelay: Infinity });
+    stderr.on('line', (line) => {
+      if (this.stderrText.length < STDERR_LIMIT) this.stderrText += `${line}\n`;
+      this.emit('stderr', line);
+      // QEMU pauses the guest after a KVM internal error but keeps running, so
+      // it must be ended here for the retry (or the failure) to happen.
+      if (accelerator === 'kvm' && hasKvmInternalError(line)) subprocess.kill('SIGKILL');
+    });
+
+    const linesDone = Promise.all([new Promise((resolve) => serial.once('close', resolve)), new Promise((resolve) => stderr.once('close', resolve))]);
+    const result = await subprocess;
+    await linesDone;
+    clearTimeout(this.killTimer);
+    this.killTimer = undefined;
+    this.subprocess = undefined;
+
+    if (result.exitCode === undefined && result.signal === undefined) {
+      throw spawnError(command, result.cause);
+    }
+    return mapQemuExit({
+      status: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      stderr: this.stderrText,
+      stopReason: this.stopReason,
+      guestOutput: this.serialLineCount > 0,
+    });
+  }
+
+  private onSerialLine(line: string): void {
+    this.serialLineCount += 1;
+    if (NETWORK_UP_LINE.test(line)) this.networkUp = true;
+    this.serialTailLines.push(line);
+    if (this.serialTailLines.length > SERIAL_TAIL_LINES) this.serialTailLines.shift();
+    this.emit('serial', line);
+  }
+
+  private startReadiness(): void {
+    const readiness = this.options.readiness;
+    const wanted = readiness === false ? [] : readiness?.guestPorts;
+    const targets = this.forwards
+      .filter((forward) => forward.protocol === 'tcp' && (wanted === undefined || wanted.includes(forward.guestPort)))
+      .map((forward) => ({ guestPort: forward.guestPort, hostPort: forward.hostPort }));
+
+    if (readiness === false || targets.length === 0) {
+      // NOTE: without a TCP port to probe, "ready" only means that the first QEMU process started.
+      this.readyOnSpawn = true;
+      return;
+    }
+
+    const bindAddress = this.options.bindAddress ?? DEFAULT_BIND_ADDRESS;
+    waitForPorts(targets, {
+      ...readiness,
+      host: bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress,
+      guestNetworkUp: () => this.networkUp,
+      onHint: (hint) => this.note(hint),
+      signal: this.readinessAbort.signal,
+    }).then(
+      (result) => this.markReady(result.ports),
+      (error: unknown) => {
+        const withStderr = error instanceof QemuError && error.code === 'not-ready' ? new QemuError(error.code, error.message, { stderr: this.stderrText }) : error;
+        this.rejectReady(withStderr);
+      },
+    );
+  }
+
+  private markReady(ports: PortReadiness[]): void {
+    const ready: VmReady = { readyMs: Date.now() - this.startedAt, ports, accelerator: this.accelerator };
+    this.resolveReady(ready);
+    this.emit('ready', ready);
+  }
+
+  private finish(exit: VmExit): void {
+    this.finished = true;
+    const notReady = new QemuError('exited-before-ready', `the VM exited before it was ready: ${exit.message}`, { exit, stderr: this.stderrText });
+    this.readinessAbort.abort(notReady);
+    this.rejectReady(notReady);
+    this.resolveExited(exit);
+    this.emit('exit', exit);
+    this.endIteration();
+  }
+
+  private fail(error: unknown): void {
+    this.finished = true;
+    this.readinessAbort.abort(error);
+    this.rejectReady(error);
+    this.rejectExited(error);
+    this.endIteration();
+  }
+
+  private endIteration(): void {
+    for (const listener of this.endListeners.splice(0)) listener();
+  }
+}
+
+function spawnError(command: QemuCommand, cause: unknown): QemuError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') {
+    return new QemuError(
+      'qemu-not-found',
+      `${command.file} was not found on PATH: install QEMU (Debian and Ubuntu: apt-get install qemu-system-x86, macOS: brew install qemu) or set qemuBinary`,
+      { cause },
+    );
+  }
+  return new QemuError('qemu-start-failed', `${command.file} could not be started: ${(cause as Error | undefined)?.message ?? String(cause)}`, { cause });
+}
+
+function retryReason(exit: VmExit, stderr: string, elapsedMs: number): string {
+  if (exit.kind === 'vm-failure' && exit.kvmInternalError) return 'QEMU reported "KVM internal error"';
+  const ended = exit.kind === 'vm-failure' && exit.signal !== null ? `QEMU was killed by ${exit.signal}` : `QEMU exited with status ${exit.qemuStatus}`;
+  const error = findQemuErrorLine(stderr);
+  return `${ended} after ${(elapsedMs / 1000).toFixed(1)} s${error === undefined ? '' : `: ${error}`}`;
+}
