@@ -1,0 +1,7 @@
+// Public API of the kernel release module.
+
+export { type DownloadRecord, type KernelDownloadProgress } from './download';
+export { KernelReleaseError, type KernelReleaseErrorCode } from './errors';
+export { BOOT_IMAGE, DEFAULT_NANOS_VERSION, KERNEL_IMAGE, KLIB_FOLDER, RELEASE_BASE_URL, releaseUrls } from './release-layout';
+export { NANOS_DIR_ENV, resolveKernelRelease, type KernelRelease, type KernelReleaseSource, type ResolveKernelOptions } from './resolve';
+export { inspectReleaseFolder, type ReleaseFiles, type ReleaseInspection } from './validate';
