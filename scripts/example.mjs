@@ -1,5 +1,6 @@
-// Builds the bundled example C web server with gcc and resolves its libraries
-// with `nx-unikernel ldd`, the first step of packing it into an image.
+// The bundled example: builds the C web server in examples/http-server with
+// gcc, lists its libraries, packs it into a Nanos image and shows the image.
+// Boot it afterwards with the command printed at the end.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,11 +8,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const example = join(root, 'examples', 'http-server');
-const output = join(example, 'dist', 'server');
+const cli = join(root, 'dist', 'core', 'cli', 'main.js');
+const program = join(example, 'dist', 'server');
+const image = join(example, 'dist', 'server.img');
 
-mkdirSync(dirname(output), { recursive: true });
-console.log(`example: gcc -O2 -o ${output} ${join(example, 'server.c')}`);
-execFileSync('gcc', ['-O2', '-Wall', '-o', output, join(example, 'server.c')], { stdio: 'inherit' });
+function step(title, file, args, options = {}) {
+  console.log(`\nexample: ${title}`);
+  execFileSync(file, args, { stdio: 'inherit', ...options });
+}
 
-console.log(`example: nx-unikernel ldd --tree ${output}`);
-execFileSync(process.execPath, [join(root, 'dist', 'core', 'cli', 'main.js'), 'ldd', '--tree', output], { stdio: 'inherit' });
+mkdirSync(dirname(program), { recursive: true });
+step(`gcc -O2 -o ${program} server.c`, 'gcc', ['-O2', '-Wall', '-o', program, join(example, 'server.c')]);
+step('nx-unikernel ldd --tree dist/server', process.execPath, [cli, 'ldd', '--tree', program]);
+step('nx-unikernel build -c unikernel.json', process.execPath, [cli, 'build', '-c', join(example, 'unikernel.json'), '-o', image]);
+step('nx-unikernel inspect dist/server.img', process.execPath, [cli, 'inspect', image]);
+
+console.log(`\nexample: boot it with\n  npx nx-unikernel run ${image} -c ${join(example, 'unikernel.json')}\nand open http://127.0.0.1:8080/`);

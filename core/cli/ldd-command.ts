@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ElfError } from '../elf/errors';
 import { ResolveError, resolveProgram } from '../resolve/resolver';
 import type { IsaLevel, ResolveResult } from '../resolve/types';
-import { formatMissing, formatResolution } from './format-resolution';
+import { formatMissing, formatResolution } from '../resolve/format-text';
 
 interface LddOptions {
   sysroot: string;

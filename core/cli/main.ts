@@ -2,14 +2,23 @@
 // The nx-unikernel command line.
 
 import { Command } from 'commander';
+import { buildCommand } from './build-command';
+import { inspectCommand } from './inspect-command';
 import { lddCommand } from './ldd-command';
+import { runCommand } from './run-command';
 
 function main(): void {
   const program = new Command('nx-unikernel')
     .description('Resolve, package and boot Linux programs as Nanos unikernel images')
     .version(readVersion())
-    .addCommand(lddCommand());
-  program.parse(process.argv);
+    .addCommand(lddCommand())
+    .addCommand(buildCommand())
+    .addCommand(runCommand())
+    .addCommand(inspectCommand());
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`nx-unikernel: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 70;
+  });
 }
 
 function readVersion(): string {

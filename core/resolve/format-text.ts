@@ -1,7 +1,7 @@
 // Text forms of a ResolveResult: a flat list or a tree like lddtree's, and a
 // report of every miss with the folders searched and the fix.
 
-import type { FoundBy, MissingLibrary, ResolvedLibrary, ResolveResult, SearchedFolder } from '../resolve/types';
+import type { FoundBy, MissingLibrary, ResolvedLibrary, ResolveResult, SearchedFolder } from './types';
 
 const INDENT = '    ';
 

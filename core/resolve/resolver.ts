@@ -23,7 +23,7 @@ import { readLoaderDefaults } from './loader-defaults';
 import { readMuslSystemPath } from './musl-path';
 import { MuslLoader } from './musl-loader';
 import { addRuntimeNeeds, staticProgramNeeds } from './runtime-resolution';
-import { RootedFs, type HostIo } from './rooted-fs';
+import { RootedFs, type HostIo, type RootedMount } from './rooted-fs';
 import { buildResult } from './result';
 import { checkVersionNeeds } from './version-check';
 import { RESOLVE_SCHEMA_VERSION, type IsaLevel, type ResolveOptions, type ResolveResult } from './types';
@@ -41,6 +41,12 @@ export interface ResolverSetup {
   target?: TargetArch;
   /** Host file calls for everything read inside the root; tests pass a recording wrapper. */
   hostIo?: HostIo;
+  /**
+   * Host files and folders shown at paths inside the root, such as the
+   * project folder packed at /app. A program or library given by a host path
+   * inside a mount gets its path inside the root, so its `$ORIGIN` is there.
+   */
+  mounts?: readonly RootedMount[];
 }
 
 /**
@@ -68,14 +74,14 @@ export class Resolver {
     if (!stat.isDirectory()) {
       throw new ResolveError(`sysroot ${this.sysroot} is not a folder: pass --sysroot the root folder of a Linux file system`);
     }
-    this.fs = new RootedFs(this.sysroot, setup.hostIo);
+    this.fs = new RootedFs(this.sysroot, setup.hostIo, setup.mounts ? { mounts: setup.mounts } : {});
     this.elfCache = new ElfCache(this.fs);
     this.target = setup.target ?? TARGET_X86_64;
   }
 
   /** Resolves one program. `programPath` is a host path; inside the sysroot it keeps its path there. */
-  resolve(programPath: string, options: Pick<ResolveOptions, 'env' | 'libraryPath' | 'cwd' | 'allowSharedLibrary'> = {}): ResolveResult {
-    const program = this.loadProgram(programPath, options.allowSharedLibrary ?? false);
+  resolve(programPath: string, options: Pick<ResolveOptions, 'env' | 'libraryPath' | 'cwd' | 'allowSharedLibrary' | 'imagePath'> = {}): ResolveResult {
+    const program = this.loadProgram(programPath, options.allowSharedLibrary ?? false, options.imagePath);
     const session = new LoadSession(program.object);
     const libraryPath = options.libraryPath ?? options.env?.['LD_LIBRARY_PATH'];
     const cwd = options.cwd ?? '/';
@@ -135,20 +141,21 @@ export class Resolver {
     return buildResult({ session, sysroot: this.sysroot, programPath, interpreter, extraFiles, schemaVersion: RESOLVE_SCHEMA_VERSION });
   }
 
-  private loadProgram(programPath: string, allowSharedLibrary: boolean): { object: LoadedObject; hostPath: string } {
+  private loadProgram(programPath: string, allowSharedLibrary: boolean, givenImagePath: string | undefined): { object: LoadedObject; hostPath: string } {
     const hostPath = path.resolve(programPath);
     const info = readProgram(hostPath);
     assertRunnableProgram(info, this.target, programPath, { allowSharedLibrary });
 
-    // A program inside the root keeps its path there; any other program is
-    // placed at /<name>, as OPS places it in the image.
+    // A program inside a mount or the root keeps its path there; any other
+    // program goes where the caller places it, else at /<name> as OPS does.
     const relative = path.relative(this.sysroot, hostPath);
     const insideRoot = !relative.startsWith('..') && !path.isAbsolute(relative);
-    let imagePath = `/${path.basename(hostPath)}`;
+    const placedPath = this.mountedPathOf(hostPath) ?? (insideRoot ? `/${relative.split(path.sep).join('/')}` : undefined);
+    let imagePath = givenImagePath ?? `/${path.basename(hostPath)}`;
     let realPath = imagePath;
     let identity = hostIdentityOf(hostPath);
-    if (insideRoot) {
-      imagePath = `/${relative.split(path.sep).join('/')}`;
+    if (placedPath !== undefined && (givenImagePath === undefined || givenImagePath === placedPath)) {
+      imagePath = placedPath;
       const resolved = this.fs.resolve(imagePath);
       if (resolved.ok) {
         realPath = resolved.path;
@@ -172,6 +179,19 @@ export class Resolver {
       ...(info.dynamic?.soname !== undefined ? { soname: info.dynamic.soname } : {}),
     };
     return { object, hostPath };
+  }
+
+  /** Returns the path inside the root of a host file inside a mount's host path, checking the innermost mount first. */
+  private mountedPathOf(hostPath: string): string | undefined {
+    const mounts = (this.setup.mounts ?? []).map((mount) => ({ imagePath: mount.imagePath, hostPath: path.resolve(mount.hostPath) }));
+    mounts.sort((left, right) => right.hostPath.length - left.hostPath.length);
+    for (const mount of mounts) {
+      const relative = path.relative(mount.hostPath, hostPath);
+      if (relative === '') return posix.normalize(mount.imagePath);
+      if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) continue;
+      return posix.join(mount.imagePath, relative.split(path.sep).join('/'));
+    }
+    return undefined;
   }
 
   /** Opens PT_INTERP inside the root; the loader is an object from the start, named by PT_INTERP and its soname. */

@@ -374,3 +374,119 @@ describe.skipIf(process.platform !== 'linux')('RootedFs on this host', () => {
     expect(resolveMs).toBeLessThan(lddMsPerFile * (files.length / 10));
   });
 });
+
+describe('RootedFs mounts', () => {
+  let root: TempRoot;
+  let project: TempRoot;
+  let hostsFile: string;
+
+  beforeAll(() => {
+    root = new TempRoot();
+    root.write('usr/lib/x86_64-linux-gnu/libc.so.6', 'libc of the root');
+    root.symlink('usr/lib', 'lib');
+    root.write('etc/hosts', 'hosts of the root');
+    root.write('srv/old.txt', 'shadowed by the mount');
+
+    project = new TempRoot('nxu-project-');
+    project.write('build/addon.node', 'addon');
+    project.write('vendor/lib/libfoo.so', 'libfoo of the project');
+    // An absolute target names a path in the image, so it must not reach the host's /usr/lib.
+    project.symlink('/usr/lib', 'lib-link');
+    project.symlink('../etc', 'up');
+    hostsFile = project.write('config/hosts', 'hosts of the project');
+  });
+
+  afterAll(() => {
+    root.remove();
+    project.remove();
+  });
+
+  function mounted(io?: Parameters<typeof recordingIo>[0]): { rooted: RootedFs; paths: string[] } {
+    const recording = recordingIo(io);
+    const mounts = [
+      { imagePath: '/app', hostPath: project.dir },
+      { imagePath: '/etc/hosts', hostPath: hostsFile },
+      { imagePath: '/srv', hostPath: project.path('vendor') },
+    ];
+    return { rooted: new RootedFs(root.dir, recording.io, { mounts }), paths: recording.paths };
+  }
+
+  it('shows a host folder at its mount point', () => {
+    const { rooted } = mounted();
+    const result = rooted.resolve('/app/build/addon.node');
+    expect(pathOf(result)).toBe('/app/build/addon.node');
+    expect(result.ok ? result.hostPath : '').toBe(project.path('build/addon.node'));
+    expect(rooted.hostPathOf('/app/vendor')).toBe(project.path('vendor'));
+  });
+
+  it('lists a mount point the root lacks', () => {
+    const { rooted } = mounted();
+    expect(rooted.listDir('/')).toEqual(['app', 'etc', 'lib', 'srv', 'usr']);
+    expect(rooted.listDir('/app')).toEqual(['build', 'config', 'lib-link', 'up', 'vendor']);
+    expect(rooted.stat('/app')?.isDirectory).toBe(true);
+  });
+
+  it('goes from the mount root to the parent in the root', () => {
+    const { rooted } = mounted();
+    expect(pathOf(rooted.resolve('/app/build/../vendor/lib/libfoo.so'))).toBe('/app/vendor/lib/libfoo.so');
+    expect(pathOf(rooted.resolve('/app/../usr/lib/x86_64-linux-gnu/libc.so.6'))).toBe('/usr/lib/x86_64-linux-gnu/libc.so.6');
+    expect(pathOf(rooted.resolve('libfoo.so', { cwd: '/app/vendor/lib' }))).toBe('/app/vendor/lib/libfoo.so');
+  });
+
+  it('re-roots symlinks inside a mount', () => {
+    const { rooted } = mounted();
+    const absolute = rooted.readFile('/app/lib-link/x86_64-linux-gnu/libc.so.6');
+    expect(absolute.ok ? Buffer.from(absolute.bytes).toString() : absolute.message).toBe('libc of the root');
+    expect(absolute.ok ? absolute.path : '').toBe('/usr/lib/x86_64-linux-gnu/libc.so.6');
+
+    const relative = rooted.resolve('/app/up/hosts');
+    expect(pathOf(relative)).toBe('/etc/hosts');
+  });
+
+  it('shows a host file over a file of the root', () => {
+    const { rooted } = mounted();
+    const hosts = rooted.readFile('/etc/hosts');
+    expect(hosts.ok ? Buffer.from(hosts.bytes).toString() : hosts.message).toBe('hosts of the project');
+    expect(rooted.listDir('/etc')).toEqual(['hosts']);
+  });
+
+  it('hides the root folder under a mount', () => {
+    const { rooted } = mounted();
+    expect(rooted.exists('/srv/old.txt')).toBe(false);
+    expect(pathOf(rooted.resolve('/srv/lib/libfoo.so'))).toBe('/srv/lib/libfoo.so');
+  });
+
+  it('touches only the root and the mount sources', () => {
+    const { rooted, paths } = mounted();
+    rooted.resolve('/app/lib-link/x86_64-linux-gnu/libc.so.6');
+    rooted.resolve('/app/build/../vendor/lib/libfoo.so');
+    rooted.readFile('/etc/hosts');
+    rooted.listDir('/');
+
+    const inside = (hostPath: string, folder: string) => hostPath === folder || hostPath.startsWith(`${folder}/`);
+    expect(paths.length).toBeGreaterThan(0);
+    expect(paths.filter((hostPath) => !inside(hostPath, root.dir) && !inside(hostPath, project.dir))).toEqual([]);
+    expect(paths.some((hostPath) => hostPath === '/usr/lib' || hostPath.startsWith('/usr/lib/'))).toBe(false);
+  });
+
+  it('keeps a root symlink above a mount point', () => {
+    // /lib is a symlink in the root, so /lib/extra leads to /usr/lib/extra, which does not exist.
+    const rooted = new RootedFs(root.dir, undefined, { mounts: [{ imagePath: '/lib/extra', hostPath: project.dir }] });
+    expect(rooted.resolve('/lib/extra/build/addon.node').ok).toBe(false);
+    expect(pathOf(rooted.resolve('/lib/x86_64-linux-gnu/libc.so.6'))).toBe('/usr/lib/x86_64-linux-gnu/libc.so.6');
+  });
+
+  it('rejects invalid mount points', () => {
+    expect(() => new RootedFs(root.dir, undefined, { mounts: [{ imagePath: 'app', hostPath: project.dir }] })).toThrow(/not an absolute path/);
+    expect(() => new RootedFs(root.dir, undefined, { mounts: [{ imagePath: '/', hostPath: project.dir }] })).toThrow(/not an absolute path/);
+    expect(
+      () =>
+        new RootedFs(root.dir, undefined, {
+          mounts: [
+            { imagePath: '/app', hostPath: project.dir },
+            { imagePath: '/app/', hostPath: root.dir },
+          ],
+        }),
+    ).toThrow(/Two mounts at \/app/);
+  });
+});

@@ -12,16 +12,23 @@
 // such as `lib64/ld-linux-x86-64.so.2 -> /lib/...` out of the root. Each
 // component is looked up with lstat on a host path whose directories were
 // already confirmed to be real directories inside the root.
+//
+// Mounts show a host file or folder at a path inside the root, like a bind
+// mount over the root. Paths stay paths inside the root: a symlink inside a
+// mounted folder is still resolved against the root, and `..` at the mount
+// point goes to its parent inside the root. Folders above a mount point that
+// the root lacks are shown as empty directories that contain the mount.
 
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
+import * as posix from 'node:path/posix';
 
 import picomatch from 'picomatch';
 
 /** The synchronous host calls RootedFs makes. node:fs implements it, and tests pass a recording wrapper. */
 export interface HostIo {
   lstatSync(hostPath: string, options: { bigint: true }): HostStats;
-  /** Used only on the root folder itself, which may be a host symlink. */
+  /** Used only on the root folder itself and on mount sources, which may be host symlinks. */
   statSync(hostPath: string, options: { bigint: true }): HostStats;
   readlinkSync(hostPath: string): string;
   readdirSync(hostPath: string): string[];
@@ -120,6 +127,18 @@ export interface RootedFile {
 
 export type OpenFileResult = (ResolveSuccess & { file: RootedFile }) | ResolveFailure;
 
+/** A host file or folder shown at a path inside the root, like a bind mount over the root. */
+export interface RootedMount {
+  /** Absolute path inside the root where the host file or folder appears, e.g. /app. */
+  imagePath: string;
+  /** Host path of the file or folder. A host symlink here is followed, as mount(8) follows its source. */
+  hostPath: string;
+}
+
+export interface RootedFsOptions {
+  mounts?: readonly RootedMount[];
+}
+
 /** Linux MAXSYMLINKS: symlinks followed while resolving one path (path_resolution(7)). */
 export const MAX_SYMLINK_HOPS = 40;
 
@@ -143,10 +162,33 @@ export class RootedFs {
   private readonly linkTargets = new Map<string, string | HostFailure>();
   private readonly results = new Map<string, ResolveResult>();
   private rootStat: RootedStat | HostFailure | undefined;
+  /** Host path of each mount, by its path inside the root. */
+  private readonly mountSources = new Map<string, string>();
+  /** Mount points, longest first, so the innermost mount of a path is found first. */
+  private readonly mountPoints: string[];
+  /** For each folder above a mount point: the names that lead to mount points. */
+  private readonly mountParents = new Map<string, Set<string>>();
 
-  constructor(root: string, io: HostIo = nodeFs) {
+  constructor(root: string, io: HostIo = nodeFs, options: RootedFsOptions = {}) {
     this.root = path.resolve(root);
     this.io = io;
+
+    for (const mount of options.mounts ?? []) {
+      const imagePath = normalizeMountPoint(mount.imagePath);
+      if (this.mountSources.has(imagePath)) {
+        throw new Error(`Two mounts at ${imagePath} (from ${this.mountSources.get(imagePath)} and ${mount.hostPath}); give each mount its own path inside the root.`);
+      }
+      this.mountSources.set(imagePath, path.resolve(mount.hostPath));
+
+      const names = imagePath.split('/').slice(1);
+      names.forEach((name, depth) => {
+        const parent = toPath(names.slice(0, depth));
+        let children = this.mountParents.get(parent);
+        if (!children) this.mountParents.set(parent, (children = new Set()));
+        children.add(name);
+      });
+    }
+    this.mountPoints = [...this.mountSources.keys()].sort((left, right) => right.length - left.length);
   }
 
   /** Forgets every listing, lstat, readlink and resolve result, e.g. after files in the root changed. */
@@ -158,8 +200,12 @@ export class RootedFs {
     this.rootStat = undefined;
   }
 
-  /** Host path of a canonical path inside the root. */
+  /** Host path of a canonical path inside the root, inside a mount's host path when a mount contains it. */
   hostPathOf(pathInRoot: string): string {
+    for (const mountPoint of this.mountPoints) {
+      if (pathInRoot === mountPoint) return this.mountSources.get(mountPoint) as string;
+      if (pathInRoot.startsWith(`${mountPoint}/`)) return (this.mountSources.get(mountPoint) as string) + pathInRoot.slice(mountPoint.length);
+    }
     if (pathInRoot === '/') return this.root;
     return this.root === '/' ? pathInRoot : this.root + pathInRoot;
   }
@@ -495,11 +541,24 @@ export class RootedFs {
   private listing(directory: string): { names: Set<string>; sorted: readonly string[] } | HostFailure {
     let listing = this.listings.get(directory);
     if (!listing) {
+      let hostNames: string[] | HostFailure;
       try {
-        const sorted = this.io.readdirSync(this.hostPathOf(directory)).sort(compareByteOrder);
-        listing = { names: new Set(sorted), sorted };
+        hostNames = this.io.readdirSync(this.hostPathOf(directory));
       } catch (error) {
-        listing = { errno: errnoOf(error) };
+        hostNames = { errno: errnoOf(error) };
+      }
+
+      // A folder above a mount point also lists the names that lead to it,
+      // and exists even when the root has no such folder.
+      const mountNames = this.mountParents.get(directory);
+      if (mountNames && 'errno' in hostNames && isAbsent(hostNames.errno)) hostNames = [];
+      if (mountNames && !('errno' in hostNames)) hostNames = [...new Set([...hostNames, ...mountNames])];
+
+      if ('errno' in hostNames) {
+        listing = hostNames;
+      } else {
+        const sorted = hostNames.sort(compareByteOrder);
+        listing = { names: new Set(sorted), sorted };
       }
       this.listings.set(directory, listing);
     }
@@ -509,14 +568,38 @@ export class RootedFs {
   private lstatHost(pathInRoot: string): RootedStat | HostFailure {
     let stat = this.lstats.get(pathInRoot);
     if (!stat) {
-      try {
-        stat = toRootedStat(this.io.lstatSync(this.hostPathOf(pathInRoot), { bigint: true }));
-      } catch (error) {
-        stat = { errno: errnoOf(error) };
-      }
+      stat = this.readHostStat(pathInRoot);
       this.lstats.set(pathInRoot, stat);
     }
     return stat;
+  }
+
+  /**
+   * Reads the status of one path inside the root. A mount point shows its
+   * source with host symlinks followed. A folder above a mount point is the
+   * root's own directory or symlink when it has one, else an empty directory
+   * made up here. A symlink there is kept, so paths through it reach the
+   * link's target, not the mount.
+   */
+  private readHostStat(pathInRoot: string): RootedStat | HostFailure {
+    const mountSource = this.mountSources.get(pathInRoot);
+    const aboveMount = this.mountParents.has(pathInRoot);
+    try {
+      if (mountSource !== undefined) return toRootedStat(this.io.statSync(mountSource, { bigint: true }));
+      const stat = toRootedStat(this.io.lstatSync(this.hostPathOf(pathInRoot), { bigint: true }));
+      if (aboveMount && !stat.isDirectory && !stat.isSymbolicLink) return this.madeUpDirectory(pathInRoot);
+      return stat;
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (aboveMount && isAbsent(errno)) return this.madeUpDirectory(pathInRoot);
+      return { errno };
+    }
+  }
+
+  /** Status of a folder above a mount point that the root lacks. Device 0 keeps its identity apart from host files. */
+  private madeUpDirectory(pathInRoot: string): RootedStat {
+    const index = [...this.mountParents.keys()].indexOf(pathInRoot);
+    return { dev: 0n, ino: BigInt(index + 1), mode: 0o40755, size: 0, isFile: false, isDirectory: true, isSymbolicLink: false };
   }
 
   private statRoot(): RootedStat | HostFailure {
@@ -614,6 +697,18 @@ export function joinInRoot(directory: string, relative: string): string {
 
 function toPath(components: readonly string[]): string {
   return '/' + components.join('/');
+}
+
+function normalizeMountPoint(imagePath: string): string {
+  const normalized = posix.normalize(imagePath).replace(/\/+$/, '');
+  if (!imagePath.startsWith('/') || normalized === '') {
+    throw new Error(`Mount point ${JSON.stringify(imagePath)} is not an absolute path below /; give the path inside the root where the host folder should appear, e.g. /app.`);
+  }
+  return normalized;
+}
+
+function isAbsent(errno: RootedErrno): boolean {
+  return errno === 'ENOENT' || errno === 'ENOTDIR';
 }
 
 function toRootedStat(stats: HostStats): RootedStat {

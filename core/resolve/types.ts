@@ -32,6 +32,8 @@ export interface ResolveOptions {
    * loader reads only the cache file.
    */
   emulateLdconfig?: boolean;
+  /** Path of the program in the image, which sets its `$ORIGIN`. Default: its path in the root or a mount, else `/<file name>`. */
+  imagePath?: string;
   /** Accept a shared library as the starting object and list its dependencies, as `ldd libfoo.so` does. */
   allowSharedLibrary?: boolean;
 }

@@ -1,0 +1,2 @@
+export { buildImage, type BuildImageOptions, type BuildImageResult } from './build-image';
+export { BuildError } from './errors';

@@ -1,0 +1,36 @@
+// `nx-unikernel build`: make a bootable Nanos image of a Linux program.
+
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { buildImage } from '../build';
+import { addConfigOptions, reportFailure } from './shared-options';
+import { loadCliConfig, type ConfigCliOptions } from './config-options';
+import { createLog } from './log';
+
+interface BuildOptions extends ConfigCliOptions {
+  output?: string;
+}
+
+export function buildCommand(): Command {
+  const command = new Command('build')
+    .description('build a bootable Nanos image of a Linux ELF program, with the libraries and files it needs')
+    .argument('[program]', 'the ELF program (a host path); optional when the config names one')
+    .option('-o, --output <file>', 'image file to write (default: <program name>.img in the current folder)');
+  addConfigOptions(command);
+  return command.action(async (program: string | undefined, options: BuildOptions) => {
+    process.exitCode = await runBuild(program, options);
+  });
+}
+
+async function runBuild(program: string | undefined, options: BuildOptions): Promise<number> {
+  const log = createLog('build');
+  try {
+    const config = loadCliConfig(program, options, log);
+    const output = options.output ?? `${path.basename(config.program?.imagePath ?? 'image')}.img`;
+    const result = await buildImage({ config, output, log });
+    log(`manifest: ${result.manifestPath}`);
+    return 0;
+  } catch (error) {
+    return reportFailure(log, error);
+  }
+}

@@ -1,0 +1,98 @@
+// Turns `build` and `run` command-line options plus an optional config file
+// (unikernel.json or an OPS config.json) into one normalized configuration.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseJsonText, parseUnikernelConfig, readOpsConfig, type ResolvedUnikernelConfig } from '../config';
+
+export interface ConfigCliOptions {
+  config?: string;
+  args?: string[];
+  env: Record<string, string>;
+  port: string[];
+  file: string[];
+  dir: string[];
+  sysroot?: string;
+  kernelDir?: string;
+  nanosVersion?: string;
+  imageSize?: string;
+  freeSpace?: string;
+  memory?: string;
+  cpus?: string;
+  accel?: string;
+  klib: string[];
+}
+
+/** Reads the config file, if any, and lays the command-line values over it. */
+export function loadCliConfig(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
+  const file = options.config === undefined ? undefined : path.resolve(options.config);
+  if (file !== undefined && isOpsConfig(file)) return loadOpsConfig(file, program, options, log);
+
+  const fromFile = file === undefined ? {} : (parseJsonText(fs.readFileSync(file, 'utf8'), file) as Record<string, unknown>);
+  const merged: Record<string, unknown> = { ...fromFile, ...overrides(program, options, file === undefined) };
+  if (file === undefined) return parseUnikernelConfig(merged, { file: 'command-line options', baseDir: process.cwd() });
+  return parseUnikernelConfig(merged, { file });
+}
+
+/** OPS configs use Go field names (Args, Env, RunConfig); ours use camelCase. */
+function isOpsConfig(file: string): boolean {
+  const json = parseJsonText(fs.readFileSync(file, 'utf8'), file);
+  if (json === null || typeof json !== 'object') return false;
+  return Object.keys(json).some((key) => /^[A-Z]/.test(key));
+}
+
+function loadOpsConfig(file: string, program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
+  const { config, warnings } = readOpsConfig(file);
+  for (const warning of warnings) log(`warning: ${warning}`);
+  const cli = overrides(program, options, true);
+  if (Object.keys(cli).length === 0) return config;
+
+  // Command-line values are validated by the same schema, then laid over the OPS values.
+  const parsed = parseUnikernelConfig(cli, { file: 'command-line options', baseDir: process.cwd() });
+  return {
+    ...config,
+    ...(cli['program'] !== undefined ? { program: parsed.program } : {}),
+    ...(cli['args'] !== undefined ? { args: parsed.args } : {}),
+    env: { ...config.env, ...parsed.env },
+    ports: [...config.ports, ...parsed.ports.filter((port) => !config.ports.some((known) => known.hostPort === port.hostPort && known.protocol === port.protocol))],
+    files: [...config.files, ...parsed.files],
+    dirs: [...config.dirs, ...parsed.dirs],
+    klibs: [...new Set([...config.klibs, ...parsed.klibs])],
+    ...(cli['sysroot'] !== undefined ? { sysroot: parsed.sysroot } : {}),
+    ...(cli['kernelDir'] !== undefined ? { kernelDir: parsed.kernelDir } : {}),
+    ...(cli['nanosVersion'] !== undefined ? { nanosVersion: parsed.nanosVersion } : {}),
+    ...(cli['imageSize'] !== undefined || cli['freeSpace'] !== undefined ? { imageSizing: parsed.imageSizing } : {}),
+    ...(cli['memory'] !== undefined ? { memoryBytes: parsed.memoryBytes } : {}),
+    ...(cli['cpus'] !== undefined ? { cpus: parsed.cpus } : {}),
+    ...(cli['accelerator'] !== undefined ? { accelerator: parsed.accelerator } : {}),
+  };
+}
+
+/** The command-line values in unikernel.json form; absent options are left out. */
+function overrides(program: string | undefined, options: ConfigCliOptions, relativeToCwd: boolean): Record<string, unknown> {
+  const absolute = (value: string) => (relativeToCwd ? value : path.resolve(value));
+  const result: Record<string, unknown> = {};
+  if (program !== undefined) result['program'] = relativeToCwd ? program : path.resolve(program);
+  if (options.args !== undefined) result['args'] = options.args;
+  if (Object.keys(options.env).length > 0) result['env'] = options.env;
+  if (options.port.length > 0) result['ports'] = options.port;
+  if (options.file.length > 0) result['files'] = options.file.map(splitCopy);
+  if (options.dir.length > 0) result['dirs'] = options.dir.map(splitCopy);
+  if (options.klib.length > 0) result['klibs'] = options.klib;
+  if (options.sysroot !== undefined) result['sysroot'] = absolute(options.sysroot);
+  if (options.kernelDir !== undefined) result['kernelDir'] = absolute(options.kernelDir);
+  if (options.nanosVersion !== undefined) result['nanosVersion'] = options.nanosVersion;
+  if (options.imageSize !== undefined) result['imageSize'] = options.imageSize;
+  if (options.freeSpace !== undefined) result['freeSpace'] = options.freeSpace;
+  if (options.memory !== undefined) result['memory'] = options.memory;
+  if (options.cpus !== undefined) result['cpus'] = Number(options.cpus);
+  if (options.accel !== undefined) result['accelerator'] = options.accel;
+  return result;
+}
+
+/** `host` or `host:/image/path` from the command line. */
+function splitCopy(value: string): string | { from: string; to: string } {
+  const separator = value.indexOf(':/');
+  if (separator <= 0) return value;
+  return { from: value.slice(0, separator), to: value.slice(separator + 1) };
+}

@@ -1,0 +1,181 @@
+// `build`, `run` and `inspect` as a user runs them: the built CLI in child
+// processes, real programs built by gcc, the real Nanos kernel and QEMU.
+// Boots need a kernel release folder in NX_UNIKERNEL_NANOS_DIR.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../qemu';
+import { hasCommand, Lab } from '../resolve/test-support/lab';
+
+const CLI = path.resolve(__dirname, '../../dist/core/cli/main.js');
+const REPO = path.resolve(__dirname, '../..');
+const KERNEL_DIR = process.env['NX_UNIKERNEL_NANOS_DIR'];
+const hasQemu = hasCommand('qemu-system-x86_64', ['--version']);
+const skipReason = !KERNEL_DIR
+  ? 'NX_UNIKERNEL_NANOS_DIR is not set (a Nanos release folder with kernel.img, boot.img and klibs/)'
+  : !hasQemu
+    ? 'qemu-system-x86_64 is not installed'
+    : !fs.existsSync(CLI)
+      ? 'the CLI is not built (npm run build)'
+      : undefined;
+if (skipReason) console.warn(`skipping image boot tests: ${skipReason}`);
+
+const lab = Lab.create('nxu-images-');
+afterAll(() => lab.remove());
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: lab.dir, timeout: 180_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Runs `nx-unikernel run` in the background until `url` answers, returns the body, then stops it with SIGINT. */
+async function fetchFromRun(args: string[], url: string, cwd = lab.dir): Promise<{ body: string; output: string; status: number | null }> {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('ready in') && Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`run exited early:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    child.kill('SIGINT');
+    return { body, output, status: await exited };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+describe.skipIf(skipReason !== undefined)('build, run and inspect on real programs', () => {
+  const kernelArgs = ['--kernel-dir', KERNEL_DIR ?? ''];
+
+  it('the example C web server answers through 127.0.0.1', async () => {
+    const server = lab.path('server');
+    execFileSync('gcc', ['-O2', '-o', server, path.join(REPO, 'examples/http-server/server.c')]);
+    const port = await findFreePort();
+
+    const build = cli('build', 'server', '-o', 'server.img', ...kernelArgs, '--args', String(port));
+    expect(build.status, build.stderr).toBe(0);
+    expect(fs.existsSync(lab.path('server.img.manifest.json'))).toBe(true);
+
+    const run = await fetchFromRun(['server.img', '-p', String(port), '--accel', 'tcg'], `http://127.0.0.1:${port}/`);
+    expect(run.body).toBe('hello from a unikernel!\n');
+    expect(run.output).toContain(`listening on port ${port}`);
+    expect(run.output).toMatch(/ready in \d+ ms under tcg/);
+  });
+
+  it('two builds of the same input are byte-identical', () => {
+    const first = cli('build', 'server', '-o', 'again-1.img', ...kernelArgs);
+    const second = cli('build', 'server', '-o', 'again-2.img', ...kernelArgs);
+    expect(first.status, first.stderr).toBe(0);
+    expect(second.status, second.stderr).toBe(0);
+    expect(sha256(lab.path('again-1.img'))).toBe(sha256(lab.path('again-2.img')));
+  });
+
+  it('inspect shows the program, the loader, libc and the manifest', () => {
+    const output = cli('inspect', 'server.img');
+    expect(output.status, output.stderr).toBe(0);
+    expect(output.stdout).toContain('program: "/server"');
+    expect(output.stdout).toContain('debug_exit: "t"');
+    expect(output.stdout).toMatch(/^ {2}server \(\d+ bytes\)$/m);
+    expect(output.stdout).toMatch(/^ {4}ld-linux-x86-64\.so\.2 \(\d+ bytes\)$/m);
+    expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
+  });
+
+  it('the machine\'s node runs a JavaScript server from the image', async () => {
+    lab.copy(path.join(REPO, 'examples/node-server/server.js'), 'node-app/server.js');
+    const port = await findFreePort();
+    const node = fs.realpathSync(process.execPath);
+    const build = cli('build', node, '-o', 'node.img', ...kernelArgs, '--file', 'node-app/server.js:/app/server.js', '--args', '/app/server.js', '--env', `PORT=${port}`);
+    expect(build.status, build.stderr).toBe(0);
+
+    const run = await fetchFromRun(['node.img', '-p', String(port), '--accel', 'tcg', '--memory', '1G'], `http://127.0.0.1:${port}/`);
+    expect(run.body).toBe(`hello from node ${process.version} in a unikernel\n`);
+  }, 180_000);
+
+  it('run exits with the program\'s exit code', () => {
+    lab.write('exit3.c', 'int main(void){return 3;}\n');
+    execFileSync('gcc', ['-o', lab.path('exit3'), lab.path('exit3.c')]);
+    const run = cli('run', 'exit3', ...kernelArgs, '--accel', 'tcg');
+    expect(run.status, run.stderr).toBe(3);
+    expect(run.stderr).toContain('program exited with 3');
+  });
+
+  it('getaddrinfo resolves localhost in the guest', () => {
+    lab.write('gai.c', [
+      '#include <netdb.h>',
+      '#include <stdio.h>',
+      'int main(void) {',
+      '  struct addrinfo *result;',
+      '  int status = getaddrinfo("localhost", "80", 0, &result);',
+      '  printf("getaddrinfo: %s\\n", status == 0 ? "ok" : gai_strerror(status));',
+      '  return status == 0 ? 0 : 1;',
+      '}',
+      '',
+    ].join('\n'));
+    execFileSync('gcc', ['-o', lab.path('gai'), lab.path('gai.c')]);
+    const run = cli('run', 'gai', ...kernelArgs, '--accel', 'tcg');
+    expect(run.stdout).toContain('getaddrinfo: ok');
+    expect(run.status, run.stderr).toBe(0);
+  });
+
+  it('a program can write 1 MiB with the default free space', () => {
+    lab.write('write.c', [
+      '#include <stdio.h>',
+      '#include <string.h>',
+      '#include <unistd.h>',
+      'int main(void) {',
+      '  static char block[1 << 20];',
+      '  memset(block, 7, sizeof block);',
+      '  FILE *file = fopen("/tmp-out", "w");',
+      '  if (!file) { perror("fopen"); return 1; }',
+      '  size_t written = fwrite(block, 1, sizeof block, file);',
+      '  if (fflush(file) != 0 || fsync(fileno(file)) != 0) { perror("fsync"); return 1; }',
+      '  printf("wrote %zu bytes\\n", written);',
+      '  return written == sizeof block ? 0 : 1;',
+      '}',
+      '',
+    ].join('\n'));
+    execFileSync('gcc', ['-o', lab.path('write'), lab.path('write.c')]);
+    const run = cli('run', 'write', ...kernelArgs, '--accel', 'tcg');
+    expect(run.stdout).toContain('wrote 1048576 bytes');
+    expect(run.status, run.stderr).toBe(0);
+  });
+
+  it('an OPS config.json gives a working image', async () => {
+    const port = await findFreePort();
+    lab.write('ops-app/index.html', 'from ops config\n');
+    lab.write('ops-app/config.json', JSON.stringify({
+      Program: 'server',
+      // OPS puts Program in front of Args as argv[0].
+      Args: [String(port)],
+      Env: { GREETING: 'hi' },
+      Files: ['index.html'],
+      RunConfig: { Ports: [String(port)] },
+    }, null, 2));
+    lab.copy(lab.path('server'), 'ops-app/server');
+
+    const build = spawnSync(process.execPath, [CLI, 'build', '-c', 'config.json', '-o', 'ops.img', ...kernelArgs], { cwd: lab.path('ops-app'), encoding: 'utf8' });
+    expect(build.status, build.stderr).toBe(0);
+    const inspect = cli('inspect', 'ops-app/ops.img');
+    expect(inspect.stdout).toMatch(/^ {2}index\.html \(16 bytes\)$/m);
+    expect(inspect.stdout).toContain('GREETING');
+
+    // OPS reads Files relative to the folder it runs in, so run from there too.
+    const run = await fetchFromRun(['ops.img', '-c', 'config.json', '--accel', 'tcg'], `http://127.0.0.1:${port}/`, lab.path('ops-app'));
+    expect(run.body).toBe('hello from a unikernel!\n');
+  });
+});

@@ -1,0 +1,48 @@
+// Options that `build` and `run` share, and the one way both report failures.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { BuildError } from '../build';
+import { ConfigError, ConfigFileError } from '../config';
+import { ElfError } from '../elf/errors';
+import { KernelReleaseError } from '../kernel';
+import { NanosImageError } from '../nanos';
+import { QemuError } from '../qemu';
+import { ResolveError } from '../resolve/resolver';
+import type { LogLine } from './log';
+
+export function addConfigOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'unikernel.json, or an OPS config.json, to read options from')
+    .option('-a, --args <arg...>', 'arguments passed to the program')
+    .option('-e, --env <name=value>', 'environment variable of the program (repeatable)', collectEnv, {})
+    .option('-p, --port <spec>', 'forward a port: 8080, 8080/udp or HOST:GUEST (repeatable)', collect, [])
+    .option('--file <path>', 'add a file: HOST or HOST:/image/path (repeatable)', collect, [])
+    .option('--dir <path>', 'add a folder recursively: HOST or HOST:/image/path (repeatable)', collect, [])
+    .option('--klib <name>', 'load a Nanos kernel library, e.g. strace (repeatable)', collect, [])
+    .option('--sysroot <dir>', 'root folder the libraries come from (default /)')
+    .option('--kernel-dir <dir>', 'Nanos release folder with kernel.img, boot.img and klibs/')
+    .option('--nanos-version <version>', 'Nanos release to use, e.g. 0.1.55')
+    .option('--image-size <size>', 'total image size, e.g. 128m')
+    .option('--free-space <size>', 'free space left in the image for the program to write, e.g. 64m')
+    .option('--memory <size>', 'guest memory, e.g. 512M')
+    .option('--cpus <count>', 'guest CPUs')
+    .option('--accel <name>', 'accelerator: auto, kvm, hvf or tcg');
+}
+
+/** Prints a known error as one clear message and returns the exit status; unknown errors are bugs and are re-thrown. */
+export function reportFailure(log: LogLine, error: unknown): number {
+  const known = [BuildError, ConfigError, ConfigFileError, ElfError, KernelReleaseError, NanosImageError, QemuError, ResolveError];
+  if (!known.some((type) => error instanceof type)) throw error;
+  log(`error: ${(error as Error).message}`);
+  return error instanceof BuildError && error.resolution ? 1 : 2;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function collectEnv(value: string, previous: Record<string, string>): Record<string, string> {
+  const equals = value.indexOf('=');
+  if (equals <= 0) throw new InvalidArgumentError(`"${value}" is not NAME=VALUE, e.g. --env PORT=8080`);
+  return { ...previous, [value.slice(0, equals)]: value.slice(equals + 1) };
+}
