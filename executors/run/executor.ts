@@ -1,0 +1,129 @@
+// `nx-unikernel:run`: boots the image built by the image target in QEMU, with
+// the same engine as `nx-unikernel run`. A long-running executor: it yields
+// `{ success: true, baseUrl }` once the guest answers on its forwarded ports,
+// tells Nx 24 it is ready (readyWhen: { signal: true }), and ends when the
+// program exits or Nx stops it with SIGINT or SIGTERM.
+
+import * as devkit from '@nx/devkit';
+import { logger, type ExecutorContext } from '@nx/devkit';
+
+import { startVm, type Vm, type VmExit, type VmReady } from '../../core/qemu';
+import { verifyImage } from '../lib/image-check';
+import { normalizeOptions } from '../lib/normalize-options';
+import { progressLog, reportFailure } from '../lib/report';
+import type { RunExecutorOptions } from './schema';
+
+type RunResult = { success: boolean; baseUrl?: string };
+
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export default async function* runExecutor(options: RunExecutorOptions, context: ExecutorContext): AsyncGenerator<RunResult, RunResult> {
+  const log = progressLog('run');
+  let vm: Vm;
+  let bindAddress: string;
+  try {
+    const normalized = normalizeOptions(options as RunExecutorOptions & Record<string, unknown>, context, options.image);
+    const imageTarget = context.target?.dependsOn?.find((dependency) => typeof dependency === 'string') ?? 'unikernel';
+    await verifyImage(normalized.image, `nx run ${normalized.projectName}:${String(imageTarget)} --skip-nx-cache`);
+
+    const { config } = normalized;
+    bindAddress = options.bind ?? config.bindAddress;
+    const httpPath = options.readyPath ?? config.readiness?.httpPath;
+    const timeoutSeconds = options.readyTimeout ?? config.readiness?.timeoutSeconds ?? 30;
+    vm = startVm({
+      image: normalized.image,
+      memory: `${Math.ceil(config.memoryBytes / (1024 * 1024))}M`,
+      cpus: config.cpus,
+      accelerator: config.accelerator,
+      ports: config.ports,
+      bindAddress,
+      // This executor owns the signal handling below, so it can return a result after the stop.
+      handleSignals: false,
+      readiness: config.ports.some((port) => port.protocol === 'tcp')
+        ? { timeoutMs: timeoutSeconds * 1000, ...(httpPath !== undefined ? { http: { path: httpPath } } : {}) }
+        : false,
+    });
+  } catch (error) {
+    return reportFailure(error);
+  }
+
+  const guest = (line: string) => logger.info(`[guest] ${line}`);
+  vm.on('serial', guest);
+  vm.on('note', (message) => log(message));
+  const removeSignalHandlers = stopOnSignals(vm, log);
+
+  try {
+    let ready: VmReady;
+    try {
+      ready = await vm.ready;
+    } catch (error) {
+      log(`not ready: ${(error as Error).message}`);
+      await vm.stop({ reason: 'not ready' });
+      return finalResult(await settledExit(vm), log);
+    }
+
+    const urls = ready.ports.map((port) => `http://${bindAddress}:${port.hostPort}/`);
+    for (const port of ready.ports) log(`guest port ${port.guestPort} → http://${bindAddress}:${port.hostPort}/ (${port.evidence})`);
+    log(`ready in ${ready.readyMs} ms under ${ready.accelerator}`);
+    const baseUrl = urls[0];
+    signalReady(baseUrl);
+    yield baseUrl !== undefined ? { success: true, baseUrl } : { success: true };
+
+    return finalResult(await settledExit(vm), log);
+  } finally {
+    removeSignalHandlers();
+    // A consumer that stops iterating early (return()) still must not leave QEMU running.
+    await vm.stop({ reason: 'the executor ended' }).catch(() => undefined);
+  }
+}
+
+/** Calls emitReadySignal where the installed Nx has it (24 and newer); older Nx only waits for the task to start. */
+function signalReady(url: string | undefined): void {
+  const emit = (devkit as { emitReadySignal?: (server?: string) => boolean }).emitReadySignal;
+  if (typeof emit === 'function') emit(url);
+}
+
+function stopOnSignals(vm: Vm, log: (line: string) => void): () => void {
+  let received = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    received += 1;
+    if (received > 1) {
+      // A second Ctrl-C while QEMU shuts down ends it at once.
+      void vm.stop({ graceMs: 0, reason: `received ${signal} twice` });
+      return;
+    }
+    log(`received ${signal}; stopping the VM`);
+    void vm.stop({ reason: `received ${signal}` });
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  };
+}
+
+async function settledExit(vm: Vm): Promise<VmExit | Error> {
+  return vm.exited.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+}
+
+/** Maps how the VM ended to the task result; a program's non-zero exit code fails the task. */
+export function finalResult(exit: VmExit | Error, log: (line: string) => void): RunResult {
+  if (exit instanceof Error) {
+    reportFailure(exit);
+    return { success: false };
+  }
+  switch (exit.kind) {
+    case 'program-exit':
+      if (exit.exitCode === 0) {
+        log('program exited with code 0');
+        return { success: true };
+      }
+      logger.error(`nx-unikernel: the program exited with code ${exit.exitCode}`);
+      return { success: false };
+    case 'stopped':
+      log(`stopped: ${exit.reason}`);
+      return { success: true };
+    case 'vm-failure':
+      logger.error(`nx-unikernel: the VM failed: ${exit.message}`);
+      return { success: false };
+  }
+}

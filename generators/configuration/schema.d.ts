@@ -1,0 +1,10 @@
+export interface ConfigurationGeneratorSchema {
+  project: string;
+  program: string;
+  /** A single value when given once on the command line. */
+  args?: string[] | string | number;
+  ports?: (string | number)[] | string | number;
+  accelerator?: 'auto' | 'kvm' | 'hvf' | 'tcg';
+  overwrite?: boolean;
+  skipFormat?: boolean;
+}
