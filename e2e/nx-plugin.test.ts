@@ -34,6 +34,8 @@ const withKernel = kernelReason === undefined ? '' : ` (skipped: ${kernelReason}
 
 let workspace: string;
 let servePort: number;
+/** File name of the packed plugin inside the workspace. */
+let tarball = '';
 
 /** Returns the environment of nested nx commands: no Nx variables of an outer Nx task, no daemon, no cloud. */
 function nxEnv(): NodeJS.ProcessEnv {
@@ -136,7 +138,7 @@ beforeAll(async () => {
   servePort = await freePort();
 
   // The plugin as users get it: the packed tarball of the built package.
-  const tarball = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', workspace], { cwd: REPO_ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+  tarball = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', workspace], { cwd: REPO_ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
   write('package.json', { name: 'e2e-workspace', version: '0.0.0', private: true });
   write('nx.json', { $schema: './node_modules/nx/schemas/nx-schema.json' });
   write('.gitignore', 'node_modules\ndist\n.nx\n');
@@ -171,8 +173,9 @@ afterAll(() => {
 });
 
 describe('nx-unikernel in a fresh Nx workspace', () => {
-  it('init registers the plugin once', () => {
-    nx(['g', 'nx-unikernel:init']);
+  it('nx add registers the plugin once', () => {
+    // The package is not on the npm registry, so `nx add` installs the tarball.
+    nx(['add', `nx-unikernel@file:./${tarball}`]);
     nx(['g', 'nx-unikernel:init']);
     const plugins = readJson('nx.json')['plugins'] as unknown[];
     expect(plugins).toEqual([{ plugin: 'nx-unikernel/plugin', options: {} }]);

@@ -2,9 +2,8 @@
 
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { buildImage } from '../build';
 import { addConfigOptions, reportFailure } from './shared-options';
-import { loadCliConfig, type ConfigCliOptions } from './config-options';
+import type { ConfigCliOptions } from './config-options';
 import { createLog } from './log';
 
 interface BuildOptions extends ConfigCliOptions {
@@ -25,6 +24,9 @@ export function buildCommand(): Command {
 async function runBuild(program: string | undefined, options: BuildOptions): Promise<number> {
   const log = createLog('build');
   try {
+    // Required here, not at the top, so other commands start without loading them.
+    const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
+    const { buildImage } = require('../build') as typeof import('../build');
     const config = loadCliConfig(program, options, log);
     const output = options.output ?? `${path.basename(config.program?.imagePath ?? 'image')}.img`;
     const result = await buildImage({ config, output, log });

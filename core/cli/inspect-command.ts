@@ -1,7 +1,7 @@
 // `nx-unikernel inspect`: print what a Nanos image contains.
 
 import { Command } from 'commander';
-import { readImage, type ImageContents, type ImageNode } from '../nanos';
+import type { ImageContents, ImageNode } from '../nanos';
 import { createLog } from './log';
 import { reportFailure } from './shared-options';
 
@@ -12,6 +12,7 @@ export function inspectCommand(): Command {
     .option('--json', 'print the contents as JSON')
     .action(async (image: string, options: { json?: boolean }) => {
       try {
+        const { readImage } = require('../nanos') as typeof import('../nanos');
         const contents = await readImage(image);
         process.stdout.write(options.json ? `${JSON.stringify(contents, jsonReplacer, 2)}\n` : formatImage(contents));
       } catch (error) {

@@ -1,10 +1,8 @@
 // `nx-unikernel ldd`: resolve a program's libraries inside a root and print them.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ElfError } from '../elf/errors';
-import { ResolveError, resolveProgram } from '../resolve/resolver';
 import type { IsaLevel, ResolveResult } from '../resolve/types';
-import { formatMissing, formatResolution } from '../resolve/format-text';
+
 
 interface LddOptions {
   sysroot: string;
@@ -31,12 +29,20 @@ export function lddCommand(): Command {
     .option('--ldconfig', 'when the root has no /etc/ld.so.cache, read /etc/ld.so.conf as ldconfig would')
     .option('--json', 'print the result as JSON (schema: see README, "ldd --json")')
     .option('--tree', 'print libraries as a tree under the object that loaded each')
-    .action((program: string, options: LddOptions) => {
-      process.exitCode = runLdd(program, options);
+    .action(async (program: string, options: LddOptions) => {
+      // Required here, not at the top, so other commands start without loading them.
+      const resolver = require('../resolve/resolver') as typeof import('../resolve/resolver');
+      const { formatMissing, formatResolution } = require('../resolve/format-text') as typeof import('../resolve/format-text');
+      process.exitCode = runLdd(program, options, { ...resolver, formatMissing, formatResolution });
     });
 }
 
-function runLdd(program: string, options: LddOptions): number {
+function runLdd(
+  program: string,
+  options: LddOptions,
+  engine: Pick<typeof import('../resolve/resolver'), 'resolveProgram' | 'ResolveError' | 'ElfError'> & Pick<typeof import('../resolve/format-text'), 'formatMissing' | 'formatResolution'>,
+): number {
+  const { resolveProgram, ResolveError, ElfError, formatMissing, formatResolution } = engine;
   let result: ResolveResult;
   try {
     result = resolveProgram(program, {

@@ -5,10 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { buildImage } from '../build';
 import type { ResolvedUnikernelConfig } from '../config';
-import { startVm, type VmExit } from '../qemu';
-import { loadCliConfig, type ConfigCliOptions } from './config-options';
+import type { VmExit } from '../qemu';
+import type { ConfigCliOptions } from './config-options';
 import { createLog, type LogLine } from './log';
 import { addConfigOptions, reportFailure } from './shared-options';
 
@@ -35,6 +34,8 @@ async function runRun(target: string | undefined, options: RunOptions): Promise<
   const log = createLog('run');
   try {
     const isImage = target !== undefined && !looksLikeElf(target);
+    // Required here, not at the top, so other commands start without loading them.
+    const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
     const config = loadCliConfig(isImage ? undefined : target, options, log);
     const image = isImage ? path.resolve(target) : await buildTemporaryImage(config, log);
     const exit = await boot(image, config, options, log);
@@ -58,6 +59,7 @@ function looksLikeElf(file: string): boolean {
 async function buildTemporaryImage(config: ResolvedUnikernelConfig, log: LogLine): Promise<string> {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'nx-unikernel-run-'));
   const output = path.join(folder, `${path.basename(config.program?.imagePath ?? 'program')}.img`);
+  const { buildImage } = require('../build') as typeof import('../build');
   await buildImage({ config, output, log });
   return output;
 }
@@ -67,6 +69,7 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
   const bindAddress = options.bind ?? config.bindAddress;
   const httpPath = options.readyPath ?? config.readiness?.httpPath;
   const timeoutSeconds = options.readyTimeout !== undefined ? Number(options.readyTimeout) : config.readiness?.timeoutSeconds ?? 30;
+  const { startVm } = require('../qemu') as typeof import('../qemu');
 
   const vm = startVm({
     image,

@@ -1,16 +1,20 @@
 // VM lifecycle cases that need no Nanos image: start errors, QEMU's own
 // failures and stopping before QEMU starts.
 
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 
 import { describe, expect, it } from 'vitest';
 
 import { QemuError } from './errors';
 import { LineQueue } from './line-queue';
 import { runVm } from './run-vm';
+import { compileRunner, NODE_MODULES } from './test-support/child-runner';
 import { startVm } from './vm';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
@@ -30,6 +34,23 @@ describe('startVm', () => {
   it('invalid options throw at once', () => {
     expect(() => startVm({ image: missingImage, accelerator: 'tcg', ports: ['8080:0'] })).toThrow('invalid port "8080:0": 0 is outside 1..65535');
     expect(() => startVm({ image: missingImage, accelerator: 'tcg', memory: 'lots' })).toThrow(QemuError);
+  });
+
+  it('config and CLI forwards appear once', async () => {
+    const fromConfig = ['8080', '5353/udp'];
+    const fromCli = [8080, '8080:8080/tcp', { protocol: 'udp' as const, hostPort: 5353, guestPort: 5353 }, '5353:5353/UDP'];
+    const vm = startVm({
+      image: missingImage,
+      accelerator: 'tcg',
+      qemuBinary: 'qemu-system-nx-unikernel-missing',
+      checkHostPorts: false,
+      ports: [...fromConfig, ...fromCli],
+    });
+
+    const args = vm.qemuCommand.args;
+    const netdevs = args.filter((_, index) => args[index - 1] === '-netdev');
+    expect(netdevs).toEqual(['user,id=n0,hostfwd=tcp:127.0.0.1:8080-:8080,hostfwd=udp:127.0.0.1:5353-:5353']);
+    await expect(vm.exited).rejects.toMatchObject({ code: 'qemu-not-found' });
   });
 
   it('stop before start never runs QEMU', async () => {
@@ -75,6 +96,58 @@ describe('startVm', () => {
     expect((error as QemuError).code).toBe('vm-failure');
     expect((error as QemuError).stderr).toContain('Could not open');
     expect((error as QemuError).exit).toMatchObject({ kind: 'vm-failure', qemuStatus: 1 });
+  });
+});
+
+/** Returns whether `pid` is running and not a zombie, from Linux /proc. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('QEMU after the parent exits', () => {
+  // A shell script replaces QEMU. It writes its PID and then becomes a long
+  // sleep, so the test needs neither QEMU nor an image.
+  it.each([
+    ['process.exit()', 'process.exit(0)'],
+    ['an uncaught exception', "throw new Error('parent failed on purpose')"],
+  ])('%s terminates QEMU', async (_, ending) => {
+    const dir = await mkdtemp(join(tmpdir(), 'nx-unikernel-exit-'));
+    const pidFile = join(dir, 'qemu.pid');
+    let qemuPid: number | undefined;
+    try {
+      const fakeQemu = join(dir, 'fake-qemu');
+      await writeFile(fakeQemu, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 120\n`);
+      await chmod(fakeQemu, 0o755);
+      const runner = await compileRunner(dir);
+      const script = join(dir, 'parent.js');
+      await writeFile(
+        script,
+        `const { existsSync } = require('node:fs');
+const { startVm } = require(${JSON.stringify(runner)});
+startVm({ image: 'unused.img', accelerator: 'tcg', qemuBinary: ${JSON.stringify(fakeQemu)}, readiness: false, handleSignals: false });
+const timer = setInterval(() => {
+  if (!existsSync(${JSON.stringify(pidFile)})) return;
+  clearInterval(timer);
+  ${ending};
+}, 20);
+`,
+      );
+
+      // The compiled runner loads execa, which the child finds through NODE_PATH.
+      await promisify(execFile)(process.execPath, [script], { timeout: 20_000, env: { ...process.env, NODE_PATH: NODE_MODULES } }).catch(() => {});
+
+      expect(existsSync(pidFile)).toBe(true);
+      qemuPid = Number(readFileSync(pidFile, 'utf8'));
+      await expect.poll(() => isRunning(qemuPid!), { timeout: 5000, interval: 50 }).toBe(false);
+    } finally {
+      if (qemuPid !== undefined && isRunning(qemuPid)) process.kill(qemuPid, 'SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -25,5 +25,5 @@ export async function compileRunner(dir: string): Promise<string> {
   return join(output, 'index.js');
 }
 
-/** The NODE_PATH under which the compiled runner finds execa. */
+/** The project's node_modules, for the NODE_PATH of child scripts that load the compiled runner. */
 export const NODE_MODULES = join(SOURCE_DIR, '..', '..', 'node_modules');

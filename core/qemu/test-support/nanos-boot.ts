@@ -1,7 +1,7 @@
 // Builds small Nanos images for the boot tests: compiles a C fixture with gcc
-// and writes the image with Nanos's own mkfs. NX_UNIKERNEL_NANOS_DIR names a
-// release folder (kernel.img, boot.img) and NX_UNIKERNEL_NANOS_TOOLS a folder
-// with mkfs.
+// and writes the image with Nanos's own mkfs or with the project's writer
+// (writeImage). NX_UNIKERNEL_NANOS_DIR names a release folder (kernel.img,
+// boot.img) and NX_UNIKERNEL_NANOS_TOOLS a folder with mkfs.
 
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,8 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+
+import { writeImage } from '../../nanos';
 
 const run = promisify(execFile);
 
@@ -35,6 +37,40 @@ export function findBootEnvironment(): BootEnvironment | string {
   if (spawnSync('qemu-system-x86_64', ['--version']).status !== 0) return 'qemu-system-x86_64 is not installed';
   if (spawnSync('gcc', ['--version']).status !== 0) return 'gcc is not installed';
   return environment;
+}
+
+export interface NanosRelease {
+  bootImg: string;
+  kernelImg: string;
+}
+
+/**
+ * Returns the release files for tests that write images with writeImage, or
+ * the reason they must be skipped. Unlike findBootEnvironment it needs no mkfs.
+ */
+export function findNanosRelease(): NanosRelease | string {
+  const release = process.env.NX_UNIKERNEL_NANOS_DIR;
+  if (!release) return 'NX_UNIKERNEL_NANOS_DIR (Nanos release folder with kernel.img and boot.img) is not set';
+
+  const files = { bootImg: join(release, 'boot.img'), kernelImg: join(release, 'kernel.img') };
+  for (const path of Object.values(files)) {
+    if (!existsSync(path)) return `${path} does not exist`;
+  }
+  if (spawnSync('qemu-system-x86_64', ['--version']).status !== 0) return 'qemu-system-x86_64 is not installed';
+  if (spawnSync('gcc', ['--version']).status !== 0) return 'gcc is not installed';
+  return files;
+}
+
+/** Writes an image with writeImage that runs the static `program` as /NAME with `args`. */
+export async function writeProgramImage(release: NanosRelease, program: string, args: readonly string[], output: string): Promise<string> {
+  const name = basename(program);
+  await writeImage({
+    output,
+    kernel: { bootImg: release.bootImg, kernelImg: release.kernelImg },
+    entries: [{ kind: 'file', path: `/${name}`, source: program }],
+    manifest: { program: `/${name}`, arguments: [name, ...args], environment: {}, extra: { debug_exit: 't' } },
+  });
+  return output;
 }
 
 export async function makeTempDir(): Promise<string> {
