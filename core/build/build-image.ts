@@ -1,15 +1,18 @@
 // Builds a bootable Nanos image from a normalized configuration: find the
 // kernel release, resolve the program's libraries inside the target root,
 // plan the image's files, write the image and its JSON manifest beside it.
+// A build cache beside the image lets the next build of the same output hash
+// only changed files and update a copy of the image (see build-cache.ts).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ResolvedUnikernelConfig } from '../config';
 import { resolveKernelRelease, type KernelRelease } from '../kernel';
-import { writeImage, type BootManifest, type ImageSummary } from '../nanos';
+import { writeImage, type BootManifest, type ImageSummary, type ImageUpdate } from '../nanos';
 import { Resolver } from '../resolve/resolver';
 import type { ResolveResult } from '../resolve/types';
-import { packedMounts, planSysroot, writeManifestJson, type StagingPlan } from '../sysroot';
+import { FileDigests, packedMounts, planSysrootDeferred, writeManifestJson, type StagingPlan } from '../sysroot';
+import { buildCachePath, readBuildCache, writeBuildCache, type BuildCache } from './build-cache';
 import { BuildError } from './errors';
 import { expandMapDirs } from './map-dirs';
 
@@ -21,6 +24,11 @@ export interface BuildImageOptions {
   kernel?: KernelRelease;
   /** Progress lines, one per step. */
   log?: (line: string) => void;
+  /**
+   * Read `<output>.build-cache.json` to skip hashing unchanged files and to
+   * update the previous image. Default true. The cache is written either way.
+   */
+  useBuildCache?: boolean;
 }
 
 export interface BuildImageResult {
@@ -50,7 +58,14 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const resolution = resolveLibraries(config, program, mounts);
   log(`libraries: ${resolution.libraries.length} resolved in ${config.sysroot} for ${program.imagePath}`);
 
-  const plan = await planSysroot({
+  const output = path.resolve(options.output);
+  const cachePath = buildCachePath(output);
+  const cache = options.useBuildCache === false ? { cache: { digests: [] } as BuildCache } : await readBuildCache(cachePath);
+  if (cache.problem !== undefined) log(`build cache: ignored, because ${cache.problem}`);
+  const digests = new FileDigests(cache.cache.digests);
+
+  // Hashing is left to the writer, which hashes each changed file while it copies it.
+  const staged = await planSysrootDeferred({
     resolution,
     sysroot: config.sysroot,
     programImagePath: program.imagePath,
@@ -60,23 +75,37 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     resolutionMounts: mounts,
     ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
     addonResolve: { env: { ...config.env } },
+    digests,
   });
-  for (const warning of plan.warnings) log(`warning: ${warning}`);
+  for (const warning of staged.warnings) log(`warning: ${warning}`);
 
-  const output = path.resolve(options.output);
   fs.mkdirSync(path.dirname(output), { recursive: true });
+  const previous = cache.cache.image !== undefined && fs.existsSync(output) ? { path: output, record: cache.cache.image } : undefined;
   const image = await writeImage({
     output,
     kernel: { bootImg: kernel.bootImg, kernelImg: kernel.kernelImg, ...(kernel.klibDir ? { klibDir: kernel.klibDir } : {}) },
-    entries: plan.entries,
+    entries: staged.entries,
     manifest: bootManifest(config, program.imagePath),
     ...(config.imageSizing.kind === 'total' ? { size: config.imageSizing.bytes } : { freeSpace: config.imageSizing.bytes }),
+    ...(previous ? { previous } : {}),
   });
-  log(`image: ${output} (${image.size} bytes, ${plan.records.length} files)`);
+  const plan = staged.complete(new Map(image.record.filesystems[1].files.map((file) => [file.path, file.sha256])));
+  log(`image: ${output} (${image.size} bytes, ${plan.records.length} files${describeUpdate(image.update)})`);
+  log(`hashes: ${digests.hashedFiles + digests.suppliedFiles} files read, ${digests.reusedFiles} unchanged since the last build`);
 
   const manifestPath = `${output}.manifest.json`;
   await writeManifestJson(manifestPath, plan, { program: program.imagePath, kernelVersion: kernel.version, ...(resolution.interpreter ? { interpreter: resolution.interpreter.path } : {}) });
+  try {
+    await writeBuildCache(cachePath, { image: image.record, digests: await digests.records() });
+  } catch (error) {
+    log(`warning: cannot write the build cache ${cachePath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the next build writes the image in full`);
+  }
   return { image, manifestPath, kernel, resolution, plan };
+}
+
+function describeUpdate(update: ImageUpdate): string {
+  if (update.kind === 'incremental') return `; updated a clone of the previous image: ${update.writtenBytes} bytes written, ${update.reusedBytes} bytes of file data kept`;
+  return update.reason === undefined ? '' : `; written in full, because ${update.reason}`;
 }
 
 async function findKernel(config: ResolvedUnikernelConfig): Promise<KernelRelease> {

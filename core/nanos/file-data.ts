@@ -2,9 +2,11 @@
 //
 // Small files are read straight into large contiguous writes, because Nanos
 // places consecutive files in consecutive sectors. Large files are streamed in
-// 4 MiB chunks, so a 100 MB binary never sits in memory whole.
+// 4 MiB chunks, so a 100 MB binary never sits in memory whole. Every extent is
+// written up to its last sector's end, zeros included, because a rebuild
+// writes into a copy of an older image whose bytes there may differ.
 
-import type { Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
@@ -44,6 +46,7 @@ class WriteGatherer {
     await this.makeRoom(position, paddedLength);
     if (paddedLength > this.buffer.length) {
       await this.output.write(data, 0, data.length, position);
+      await this.output.write(Buffer.alloc(paddedLength - data.length), 0, paddedLength - data.length, position + data.length);
       return;
     }
 
@@ -154,22 +157,29 @@ async function streamLargeFile(output: FileHandle, filesystemOffset: number, pla
     // A source that grew after the listing would be cut short without this check.
     const { bytesRead } = await input.read(Buffer.alloc(1), 0, 1, file.size);
     if (bytesRead !== 0) throw sourceChanged(file, `it has more than the ${file.size} bytes listed`);
+
+    const tail = file.size % SECTOR_SIZE;
+    const last = extents[extents.length - 1];
+    if (tail !== 0 && last) {
+      const end = filesystemOffset + (last.sector + last.sectors) * SECTOR_SIZE;
+      await output.write(Buffer.alloc(SECTOR_SIZE - tail), 0, SECTOR_SIZE - tail, end - (SECTOR_SIZE - tail));
+    }
   } finally {
     await input.close();
   }
 }
 
 /**
- * Writes the contents of every planned file at `filesystemOffset` plus its
- * extents. When `hash` is given, it is updated with each file's contents in
- * plan order, for deriving UUIDs. The log already records every file size, so
- * the concatenation is unambiguous.
+ * Writes the contents of `files` at `filesystemOffset` plus their extents.
+ * A file that `digests` lacks is hashed with SHA-256 while it is copied, and
+ * its digest is added, so each source is read once.
  */
-export async function copyFileData(output: FileHandle, filesystemOffset: number, files: readonly PlannedFile[], hash: Hash | undefined): Promise<void> {
+export async function copyFileData(output: FileHandle, filesystemOffset: number, files: readonly PlannedFile[], digests: Map<TreeFile, Uint8Array>): Promise<void> {
   const gatherer = new WriteGatherer(output);
 
   for (const planned of files) {
     const { file, extents } = planned;
+    const hash = digests.has(file) ? undefined : createHash('sha256');
 
     if (file.contents !== undefined) {
       hash?.update(file.contents);
@@ -188,6 +198,8 @@ export async function copyFileData(output: FileHandle, filesystemOffset: number,
       await gatherer.flush();
       await streamLargeFile(output, filesystemOffset, planned, hash);
     }
+
+    if (hash) digests.set(file, hash.digest());
   }
 
   await gatherer.flush();

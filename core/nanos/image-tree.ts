@@ -15,8 +15,27 @@ export type ImageEntry =
       source: string;
       /** Accepted for callers that track modes, but TFS stores no permission bits, so the image does not record it. */
       mode?: number;
+      /**
+       * SHA-256 of the contents in lower-case hex, when the caller already
+       * knows it. The writer then does not hash the file, and a rebuild reuses
+       * its data from the previous image when digest and extents are unchanged.
+       * A wrong digest gives a wrong UUID and can keep stale data in a rebuild.
+       */
+      sha256?: string;
+      /**
+       * Files are placed in ascending group order, in tree order within a
+       * group. Default 0. Put files that change between builds in a higher
+       * group: when one changes size, only the files placed after it move.
+       */
+      placementGroup?: number;
     }
-  | { kind: 'file'; path: string; contents: Uint8Array }
+  | {
+      kind: 'file';
+      path: string;
+      contents: Uint8Array;
+      /** See the `source` form. */
+      placementGroup?: number;
+    }
   | { kind: 'directory'; path: string }
   | { kind: 'symlink'; path: string; /** Raw link target, relative or absolute. */ target: string };
 
@@ -27,6 +46,9 @@ export interface TreeFile {
   contents?: Uint8Array;
   /** Size in bytes. For a source file, `readSourceSizes` sets it. */
   size: number;
+  /** SHA-256 of the contents as the caller gave it, lower-case hex. */
+  sha256?: string;
+  placementGroup: number;
   /** Index of the entry in the caller's list, or -1 for files the writer adds (the kernel, klibs). */
   entryIndex: number;
 }
@@ -97,6 +119,14 @@ function validateEntry(entry: ImageEntry, index: number): void {
       if (hasSource === hasContents) throw invalidEntry(entry, index, 'a file needs exactly one of `source` (a host path) and `contents` (bytes).');
       if (hasSource && (typeof entry.source !== 'string' || entry.source === '')) throw invalidEntry(entry, index, '`source` is not a host path.');
       if (hasContents && !((entry as { contents: unknown }).contents instanceof Uint8Array)) throw invalidEntry(entry, index, '`contents` is not a Uint8Array.');
+      const sha256: unknown = (entry as { sha256?: unknown }).sha256;
+      if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))) {
+        throw invalidEntry(entry, index, '`sha256` is not 64 lower-case hex digits; pass the SHA-256 of the contents or leave it out.');
+      }
+      const group: unknown = entry.placementGroup;
+      if (group !== undefined && (typeof group !== 'number' || !Number.isSafeInteger(group) || group < 0)) {
+        throw invalidEntry(entry, index, '`placementGroup` is not a whole number of 0 or more.');
+      }
       return;
     }
     case 'symlink': {
@@ -118,9 +148,11 @@ function validateEntry(entry: ImageEntry, index: number): void {
 
 function nodeForEntry(entry: ImageEntry, index: number): TreeNode {
   switch (entry.kind) {
-    case 'file':
-      if ('contents' in entry) return { kind: 'file', path: entry.path, contents: entry.contents, size: entry.contents.length, entryIndex: index };
-      return { kind: 'file', path: entry.path, source: entry.source, size: 0, entryIndex: index };
+    case 'file': {
+      const placementGroup = entry.placementGroup ?? 0;
+      if ('contents' in entry) return { kind: 'file', path: entry.path, contents: entry.contents, size: entry.contents.length, placementGroup, entryIndex: index };
+      return { kind: 'file', path: entry.path, source: entry.source, size: 0, ...(entry.sha256 !== undefined ? { sha256: entry.sha256 } : {}), placementGroup, entryIndex: index };
+    }
     case 'symlink':
       return { kind: 'symlink', path: entry.path, target: entry.target, entryIndex: index };
     case 'directory':

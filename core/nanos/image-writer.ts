@@ -1,15 +1,19 @@
 // Writes a whole bootable Nanos disk image: boot.img with the partition table,
 // the boot filesystem (kernel and klibs) and the root filesystem (program,
 // files and boot manifest). Given the same inputs, UUIDs and attribute order,
-// the bytes equal those of Nanos's `mkfs -b boot.img -k kernel.img`.
+// the bytes equal those of Nanos's `mkfs -b boot.img -k kernel.img`. Given
+// the previous image and its record, the new image starts as a reflink clone
+// of it and only the ranges that differ are written (image-rebuild.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { BOOTFS_SECTORS, BOOTFS_SIZE, diskLayout, type DiskLayout } from './disk-layout';
+import { BOOTFS_SECTORS, BOOTFS_SIZE, KLOG_DUMP_SIZE, diskLayout, type DiskLayout } from './disk-layout';
 import { NanosImageError } from './errors';
 import { copyFileData } from './file-data';
+import { cloneImage, hashSources, incrementalUpdate, planRebuild, writeZeroRanges, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
+import { IMAGE_RECORD_FORMAT, filesystemRecord, hostIdentity, type ImageRecord } from './image-record';
 import { decideImageSize } from './image-size';
 import { buildImageTree, readSourceSizes, resolvePath, walkFiles, type ImageEntry, type TreeDirectory, type TreeFile } from './image-tree';
 import { manifestAttributes, type BootManifest } from './manifest';
@@ -53,7 +57,20 @@ export interface WriteImageOptions {
   bootUuid?: Uint8Array;
   /** Label of the root filesystem, at most 31 bytes of UTF-8. Default empty, as Nanos tools write it. */
   label?: string;
+  /**
+   * An image this writer wrote before, usually `output` itself, with the
+   * `record` of its summary. When the file still matches the record, the new
+   * image starts as a copy of it and only the ranges that differ are written.
+   * The result has the same bytes as a full write; any mismatch gives a full
+   * write, with the reason in `update`.
+   */
+  previous?: PreviousImage;
 }
+
+/** Kind of write: in full, or as an update of a clone of the previous image. */
+export type ImageUpdate =
+  | { kind: 'full'; /** Why a given previous image was not used. */ reason?: string }
+  | { kind: 'incremental'; /** Bytes written into the copy of the previous image. */ writtenBytes: number; /** Bytes of file data kept from it. */ reusedBytes: number };
 
 export interface PartitionSummary {
   /** Slot in the partition table. */
@@ -85,6 +102,9 @@ export interface ImageSummary {
     /** Bytes a program can write to new files, after the kernel's 1 MiB log reservation. */
     freeBytes: number;
   };
+  update: ImageUpdate;
+  /** Data that a later call passes in `previous` to update this image, as plain JSON values. */
+  record: ImageRecord;
 }
 
 function invalidOption(message: string): NanosImageError {
@@ -98,6 +118,9 @@ function validateOptions(options: WriteImageOptions): void {
     throw invalidOption('options.kernel needs bootImg and kernelImg paths from a Nanos release.');
   }
   if (!Array.isArray(options.entries)) throw invalidOption('options.entries is not an array of image entries.');
+  if (options.previous !== undefined && (options.previous === null || typeof options.previous.path !== 'string' || options.previous.path === '')) {
+    throw invalidOption('options.previous needs the path of the previous image and the record its summary returned.');
+  }
 
   if (options.size !== undefined && (!Number.isSafeInteger(options.size) || options.size <= 0 || options.size % SECTOR_SIZE !== 0)) {
     throw invalidOption(`options.size ${options.size} is not a positive multiple of ${SECTOR_SIZE} bytes; round it up to whole sectors.`);
@@ -188,12 +211,37 @@ export async function writeImage(options: WriteImageOptions): Promise<ImageSumma
   return writeImageWithOrdering(options, {});
 }
 
+/** Digests known before any file is read: those the caller gave, and those of in-memory contents. */
+function knownDigests(plans: readonly FilesystemPlan[]): Map<TreeFile, Uint8Array> {
+  const digests = new Map<TreeFile, Uint8Array>();
+  for (const plan of plans) {
+    for (const { file } of plan.files) {
+      if (file.contents !== undefined) digests.set(file, createHash('sha256').update(file.contents).digest());
+      else if (file.sha256 !== undefined) digests.set(file, Buffer.from(file.sha256, 'hex'));
+    }
+  }
+  return digests;
+}
+
+async function createEmpty(temporary: string): Promise<FileHandle> {
+  try {
+    return await open(temporary, 'wx');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new NanosImageError('io', `Cannot create ${temporary} next to the output image (${code}); check that the folder exists and is writable.`, temporary, { cause: error });
+  }
+}
+
 /**
  * `writeImage` with the attribute and file order of each filesystem
  * overridden. The compatibility tests use it to reproduce the order of a given
  * Nanos mkfs run.
  */
-export async function writeImageWithOrdering(options: WriteImageOptions, ordering: { bootfs?: TupleOrdering; rootfs?: TupleOrdering }): Promise<ImageSummary> {
+export async function writeImageWithOrdering(
+  options: WriteImageOptions,
+  ordering: { bootfs?: TupleOrdering; rootfs?: TupleOrdering },
+  copy: PreviousImageCopy = 'reflink-only',
+): Promise<ImageSummary> {
   validateOptions(options);
   const label = options.label ?? '';
   const rootAttributes = manifestAttributes(options.manifest);
@@ -207,6 +255,7 @@ export async function writeImageWithOrdering(options: WriteImageOptions, orderin
   }
   parseBootImage(bootImage, options.kernel.bootImg);
   const layout = diskLayout(bootImage.length);
+  const bootImageDigest = createHash('sha256').update(bootImage).digest();
 
   const rootTree = buildImageTree(options.entries);
   checkManifestPaths(rootTree, options.manifest);
@@ -225,34 +274,72 @@ export async function writeImageWithOrdering(options: WriteImageOptions, orderin
     encodePartitionEntry(PARTITION_TYPE_LINUX, layout.rootfsOffset, rootfsSize),
   ]);
 
+  const digests = knownDigests([bootPlan, rootPlan]);
+  // The kernel and klibs come with no digest. Hashing them (about 2 MB) lets a
+  // rebuild keep them instead of rewriting them.
+  if (options.previous) await hashSources(bootPlan, digests);
+  const filesystems = [
+    { offset: layout.bootfsOffset, sectors: BOOTFS_SECTORS, plan: bootPlan },
+    { offset: layout.rootfsOffset, sectors: rootfsSize / SECTOR_SIZE, plan: rootPlan },
+  ] as const;
+  let rebuild: RebuildPlan | undefined;
+  let fullReason: string | undefined;
+  if (options.previous) {
+    const decision = await planRebuild({ previous: options.previous, layout, filesystems, digests });
+    if ('reason' in decision) fullReason = decision.reason;
+    else rebuild = decision;
+  }
+
   const temporary = `${options.output}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let output: FileHandle | undefined;
   let uuids: { root: Uint8Array; boot: Uint8Array };
+  let host: ImageRecord['host'];
   try {
-    try {
-      output = await open(temporary, 'wx');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'error';
-      throw new NanosImageError('io', `Cannot create ${temporary} next to the output image (${code}); check that the folder exists and is writable.`, temporary, { cause: error });
+    if (rebuild) {
+      const cloned = await cloneImage(options.previous!, temporary, copy);
+      if ('reason' in cloned) {
+        rebuild = undefined;
+        fullReason = cloned.reason;
+      } else {
+        output = cloned;
+      }
     }
+    output ??= await createEmpty(temporary);
+    // Sizing the file before writing matters on XFS: extending it afterwards
+    // writes back and waits for all data past the on-disk size (xfs_setattr_size).
+    await output.truncate(size);
 
     await writeAt(output, bootSector, 0);
     await writeAt(output, bootImage.subarray(SECTOR_SIZE), SECTOR_SIZE);
-    for (const [plan, offset] of [[bootPlan, layout.bootfsOffset], [rootPlan, layout.rootfsOffset]] as const) {
+    if (rebuild) {
+      // A fresh image leaves the klog area as a hole; a booted copy may hold a kernel log there.
+      await writeAt(output, new Uint8Array(KLOG_DUMP_SIZE), layout.klogOffset);
+      await writeZeroRanges(output, rebuild.zeroRanges);
+    }
+    for (const { plan, offset } of filesystems) {
       for (const extension of plan.extensions) await writeAt(output, extension.bytes, offset + extension.sector * SECTOR_SIZE);
     }
 
-    // Hashing costs time on large images, so it runs only when a UUID must be derived.
-    const contentHash = options.uuid === undefined || options.bootUuid === undefined ? createHash('sha256') : undefined;
-    await copyFileData(output, layout.bootfsOffset, bootPlan.files, contentHash);
-    await copyFileData(output, layout.rootfsOffset, rootPlan.files, contentHash);
+    for (const { plan, offset } of filesystems) {
+      const changed = rebuild ? plan.files.filter(({ file }) => !rebuild!.reused.has(file)) : plan.files;
+      await copyFileData(output, offset, changed, digests);
+    }
 
-    const derived = contentHash ? deriveUuids({ bootImage, label, size, logs: [bootPlan.extensions, rootPlan.extensions], contentDigest: contentHash.digest() }) : undefined;
+    const derived =
+      options.uuid === undefined || options.bootUuid === undefined
+        ? deriveUuids({
+            bootImageDigest,
+            label,
+            size,
+            logs: [bootPlan.extensions, rootPlan.extensions],
+            fileDigests: [...bootPlan.files, ...rootPlan.files].map(({ file }) => digests.get(file)!),
+          })
+        : undefined;
     uuids = { root: options.uuid ?? derived!.root, boot: options.bootUuid ?? derived!.boot };
     await writeAt(output, bootPlan.encodeInitialSector(uuids.boot, ''), layout.bootfsOffset);
     await writeAt(output, rootPlan.encodeInitialSector(uuids.root, label), layout.rootfsOffset);
 
-    await output.truncate(size);
+    host = hostIdentity(await output.stat({ bigint: true }));
     await output.close();
     output = undefined;
     await rename(temporary, options.output);
@@ -264,7 +351,17 @@ export async function writeImageWithOrdering(options: WriteImageOptions, orderin
     throw new NanosImageError('io', `Writing image ${options.output} failed (${code}): ${(error as Error).message}`, options.output, { cause: error });
   }
 
-  return summarize({ options, label, size, freeBytes, layout, bootPlan, rootPlan, rootTree, uuids });
+  const record: ImageRecord = {
+    format: IMAGE_RECORD_FORMAT,
+    size,
+    host,
+    bootImageSha256: bootImageDigest.toString('hex'),
+    label,
+    uuidsDerived: options.uuid === undefined && options.bootUuid === undefined,
+    filesystems: [filesystemRecord('bootfs', layout.bootfsOffset, uuids.boot, bootPlan, digests), filesystemRecord('rootfs', layout.rootfsOffset, uuids.root, rootPlan, digests)],
+  };
+  const update = rebuild ? incrementalUpdate(rebuild, bootImage.length, filesystems) : { kind: 'full' as const, ...(fullReason !== undefined ? { reason: fullReason } : {}) };
+  return summarize({ options, label, size, freeBytes, layout, bootPlan, rootPlan, rootTree, uuids, record, update });
 }
 
 function summarize(parts: {
@@ -277,6 +374,8 @@ function summarize(parts: {
   rootPlan: FilesystemPlan;
   rootTree: TreeDirectory;
   uuids: { root: Uint8Array; boot: Uint8Array };
+  record: ImageRecord;
+  update: ImageUpdate;
 }): ImageSummary {
   const counts = { files: 0, directories: 0, symlinks: 0, contentBytes: 0 };
   const count = (directory: TreeDirectory): void => {
@@ -306,5 +405,7 @@ function summarize(parts: {
     ],
     bootfs: { files: parts.bootPlan.files.length, allocatedBytes: parts.bootPlan.allocatedSectors * SECTOR_SIZE },
     rootfs: { ...counts, allocatedBytes: parts.rootPlan.allocatedSectors * SECTOR_SIZE, freeBytes: parts.freeBytes },
+    update: parts.update,
+    record: parts.record,
   };
 }

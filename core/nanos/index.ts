@@ -2,7 +2,9 @@
 // own mkfs. See image-writer.ts for the layout and tfs-writer.ts for how the
 // filesystems are built.
 
-export { writeImage, type ImageSummary, type KernelFiles, type PartitionSummary, type WriteImageOptions } from './image-writer';
+export { writeImage, type ImageSummary, type ImageUpdate, type KernelFiles, type PartitionSummary, type WriteImageOptions } from './image-writer';
+export { IMAGE_RECORD_FORMAT, imageRecordSchema, parseImageRecord, type ImageRecord } from './image-record';
+export type { PreviousImage } from './image-rebuild';
 export {
   findImageNode,
   readImage,

@@ -22,14 +22,22 @@ export function parseUuid(text: string): Uint8Array {
 }
 
 /**
- * Derives both filesystem UUIDs from everything that makes up the image:
- * boot.img, the encoded logs (tree, sizes, placement and manifest), the
- * label, the image size and the SHA-256 of all file contents in plan order.
+ * Derives both filesystem UUIDs from everything that makes up the image. The
+ * inputs are the SHA-256 of boot.img, the encoded logs (tree, sizes, placement
+ * and manifest), the label, the image size and the SHA-256 of each file in
+ * plan order, boot filesystem first. Hashing per file lets a rebuild derive
+ * the UUID from recorded digests without reading unchanged files again.
  */
-export function deriveUuids(parts: { bootImage: Uint8Array; label: string; size: number; logs: Array<readonly LogExtensionImage[]>; contentDigest: Buffer }): { root: Uint8Array; boot: Uint8Array } {
+export function deriveUuids(parts: {
+  bootImageDigest: Uint8Array;
+  label: string;
+  size: number;
+  logs: Array<readonly Pick<LogExtensionImage, 'sector' | 'bytes'>[]>;
+  fileDigests: readonly Uint8Array[];
+}): { root: Uint8Array; boot: Uint8Array } {
   const digest = createHash('sha256');
-  digest.update('nx-unikernel nanos image v1\0');
-  digest.update(createHash('sha256').update(parts.bootImage).digest());
+  digest.update('nx-unikernel nanos image v2\0');
+  digest.update(parts.bootImageDigest);
   digest.update(`${parts.label}\0${parts.size}\0`);
   for (const extensions of parts.logs) {
     for (const extension of extensions) {
@@ -37,7 +45,8 @@ export function deriveUuids(parts: { bootImage: Uint8Array; label: string; size:
       digest.update(extension.bytes);
     }
   }
-  digest.update(parts.contentDigest);
+  // The log records every file's size and place, so the digests alone identify the contents.
+  for (const fileDigest of parts.fileDigests) digest.update(fileDigest);
   const base = digest.digest();
 
   const derive = (name: string): Uint8Array => Uint8Array.from(createHash('sha256').update(base).update(name).digest().subarray(0, UUID_LENGTH));

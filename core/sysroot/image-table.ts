@@ -6,7 +6,7 @@ import * as posix from 'node:path/posix';
 
 import { compareByteOrder, MAX_SYMLINK_HOPS } from '../resolve/rooted-fs';
 import { SysrootPlanError } from './errors';
-import type { FileDigest } from './file-digest';
+import type { FileDigest, UnhashedFile } from './file-digest';
 import { parentFolders } from './image-path';
 import type { StagedRole } from './types';
 
@@ -26,7 +26,8 @@ interface ItemBase {
   origin: string;
 }
 
-export type PlannedFile = ItemBase & { kind: 'file'; digest: FileDigest } & ({ hostPath: string } | { contents: Uint8Array });
+/** A file; its digest can be left unhashed while no other item claims its path. */
+export type PlannedFile = ItemBase & { kind: 'file'; digest: FileDigest | UnhashedFile } & ({ hostPath: string } | { contents: Uint8Array });
 export type PlannedSymlink = ItemBase & { kind: 'symlink'; target: string; hostPath: string };
 export type PlannedDirectory = ItemBase & { kind: 'directory' };
 export type PlannedItem = PlannedFile | PlannedSymlink | PlannedDirectory;
@@ -194,7 +195,7 @@ function checkLetterCase(items: readonly PlannedItem[]): void {
 }
 
 function sameContents(left: PlannedItem, right: PlannedItem): boolean {
-  if (left.kind === 'file' && right.kind === 'file') return left.digest.sha256 === right.digest.sha256;
+  if (left.kind === 'file' && right.kind === 'file') return left.digest.sha256 !== undefined && left.digest.sha256 === right.digest.sha256;
   if (left.kind === 'symlink' && right.kind === 'symlink') return left.target === right.target;
   return left.kind === 'directory' && right.kind === 'directory';
 }

@@ -2,6 +2,7 @@
 // path in the image, and why.
 
 import type { ImageEntry } from '../nanos';
+import type { FileDigests } from './file-digest';
 import type { RootedMount } from '../resolve/rooted-fs';
 import type { IsaLevel, ResolveResult } from '../resolve/types';
 
@@ -48,6 +49,8 @@ export interface SysrootPlanInput {
   /** The program's working directory in the image, for relative library paths. Default `/`. */
   cwd?: string;
   addonResolve?: AddonResolveOptions;
+  /** Hashes the host files; pass one made with the previous build's digests to skip unchanged files. Default: a new one. */
+  digests?: FileDigests;
 }
 
 /** Category of the reason a file is in the image. `reason` has the details. */
