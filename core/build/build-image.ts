@@ -47,18 +47,20 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     throw new BuildError(`${config.source} names no program: set "program" to the ELF file to run, e.g. "dist/server"`);
   }
 
+  const files = [...config.files, ...expandMapDirs(config.mapDirs)].map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
+  const dirs = config.dirs.map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
+  const output = path.resolve(options.output);
+  assertOutputIsNotAnInput(output, program.hostPath, files);
+
   const kernel = options.kernel ?? (await findKernel(config));
   log(`kernel: Nanos ${kernel.version} from ${kernel.dir} (${kernel.source})`);
 
   // Packed files are mounted at their image paths while resolving, so a
   // program's $ORIGIN-relative RUNPATH finds libraries the project ships.
-  const files = [...config.files, ...expandMapDirs(config.mapDirs)].map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
-  const dirs = config.dirs.map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
   const mounts = packedMounts(files, dirs);
   const resolution = resolveLibraries(config, program, mounts);
   log(`libraries: ${resolution.libraries.length} resolved in ${config.sysroot} for ${program.imagePath}`);
 
-  const output = path.resolve(options.output);
   const cachePath = buildCachePath(output);
   const cache = options.useBuildCache === false ? { cache: { digests: [] } as BuildCache } : await readBuildCache(cachePath);
   if (cache.problem !== undefined) log(`build cache: ignored, because ${cache.problem}`);
@@ -106,6 +108,15 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
 function describeUpdate(update: ImageUpdate): string {
   if (update.kind === 'incremental') return `; updated a clone of the previous image: ${update.writtenBytes} bytes written, ${update.reusedBytes} bytes of file data kept`;
   return update.reason === undefined ? '' : `; written in full, because ${update.reason}`;
+}
+
+/** Rejects an output path that would overwrite the program or a packed file. */
+function assertOutputIsNotAnInput(output: string, programHostPath: string, files: { from: string }[]): void {
+  const inputs = [programHostPath, ...files.map((file) => file.from)];
+  const clash = inputs.find((input) => path.resolve(input) === output);
+  if (clash !== undefined) {
+    throw new BuildError(`output ${output} is also an input of the image (${clash}); writing it would destroy that file: choose another path with -o, e.g. ${output}.img`);
+  }
 }
 
 async function findKernel(config: ResolvedUnikernelConfig): Promise<KernelRelease> {

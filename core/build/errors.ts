@@ -12,7 +12,9 @@ export class BuildError extends Error {
 
   static fromResolution(resolution: ResolveResult): BuildError {
     const errors = resolution.diagnostics.filter((diagnostic) => diagnostic.level === 'error').map((diagnostic) => `error: ${diagnostic.message}`);
-    const error = new BuildError([formatMissing(resolution).trimEnd(), ...errors].filter((part) => part !== '').join('\n'));
+    // formatMissing starts with "error: "; the CLI adds its own prefix.
+    const report = formatMissing(resolution).trimEnd().replace(/^error: /, '');
+    const error = new BuildError([report, ...errors].filter((part) => part !== '').join('\n'));
     error.resolution = resolution;
     return error;
   }

@@ -7,10 +7,14 @@ import * as path from 'node:path';
 import * as posix from 'node:path/posix';
 import picomatch from 'picomatch';
 import type { ImageCopy, MappedDir } from '../config';
+import { BuildError } from './errors';
 
 export function expandMapDirs(mapDirs: readonly MappedDir[]): ImageCopy[] {
   const copies: ImageCopy[] = [];
   for (const mapping of mapDirs) {
+    if (!fs.existsSync(mapping.hostDir) || !fs.statSync(mapping.hostDir).isDirectory()) {
+      throw new BuildError(`mapDirs folder ${mapping.hostDir} does not exist or is not a folder: fix the key of that mapDirs entry`);
+    }
     const matches = picomatch(mapping.pattern, { dot: true });
     for (const relative of walkFiles(mapping.hostDir)) {
       if (!matches(path.basename(relative))) continue;

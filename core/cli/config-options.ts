@@ -21,6 +21,7 @@ export interface ConfigCliOptions {
   cpus?: string;
   accel?: string;
   klib: string[];
+  libraryPath?: string;
 }
 
 /** Reads the config file, if any, and lays the command-line values over it. */
@@ -74,7 +75,8 @@ function overrides(program: string | undefined, options: ConfigCliOptions, relat
   const result: Record<string, unknown> = {};
   if (program !== undefined) result['program'] = relativeToCwd ? program : path.resolve(program);
   if (options.args !== undefined) result['args'] = options.args;
-  if (Object.keys(options.env).length > 0) result['env'] = options.env;
+  const env = options.libraryPath === undefined ? options.env : { ...options.env, LD_LIBRARY_PATH: options.libraryPath };
+  if (Object.keys(env).length > 0) result['env'] = env;
   if (options.port.length > 0) result['ports'] = options.port;
   if (options.file.length > 0) result['files'] = options.file.map(splitCopy);
   if (options.dir.length > 0) result['dirs'] = options.dir.map(splitCopy);

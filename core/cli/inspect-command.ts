@@ -1,9 +1,10 @@
 // `nx-unikernel inspect`: print what a Nanos image contains.
 
+import * as fs from 'node:fs';
 import { Command } from 'commander';
 import type { ImageContents, ImageNode } from '../nanos';
 import { createLog } from './log';
-import { reportFailure } from './shared-options';
+import { CliInputError, reportFailure } from './shared-options';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
@@ -13,6 +14,9 @@ export function inspectCommand(): Command {
     .action(async (image: string, options: { json?: boolean }) => {
       try {
         const { readImage } = require('../nanos') as typeof import('../nanos');
+        if (!fs.existsSync(image) || !fs.statSync(image).isFile()) {
+          throw new CliInputError(`${image} is not an image file: give the .img that nx-unikernel build wrote`);
+        }
         const contents = await readImage(image);
         process.stdout.write(options.json ? `${JSON.stringify(contents, jsonReplacer, 2)}\n` : formatImage(contents));
       } catch (error) {

@@ -105,3 +105,28 @@ describe.skipIf(!fs.existsSync(CLI))('nx-unikernel ldd', () => {
     expect(output.stderr).toContain('no-such-root');
   });
 });
+
+describe.skipIf(!fs.existsSync(CLI))('build and run input checks', () => {
+  it('build refuses to overwrite its own program', () => {
+    const program = lab.exe('victim');
+    const before = fs.readFileSync(program);
+    const output = run('build', program, '-o', program);
+    expect(output.status).toBe(2);
+    expect(output.stderr).toContain('is also an input of the image');
+    expect(fs.readFileSync(program).equals(before)).toBe(true);
+  });
+
+  it('run rejects a file that is neither program nor image', () => {
+    const output = run('run', lab.write('notes.txt', 'hello\n'));
+    expect(output.status).toBe(2);
+    expect(output.stderr).toContain('neither a Linux ELF program nor a Nanos disk image');
+  });
+
+  it('run and inspect reject a folder without a stack trace', () => {
+    for (const command of ['run', 'inspect']) {
+      const output = run(command, lab.dir);
+      expect(output.status).toBe(2);
+      expect(output.stderr).not.toContain('    at ');
+    }
+  });
+});

@@ -9,7 +9,7 @@ import type { ResolvedUnikernelConfig } from '../config';
 import type { VmExit } from '../qemu';
 import type { ConfigCliOptions } from './config-options';
 import { createLog, type LogLine } from './log';
-import { addConfigOptions, reportFailure } from './shared-options';
+import { addConfigOptions, CliInputError, reportFailure } from './shared-options';
 
 interface RunOptions extends ConfigCliOptions {
   bind?: string;
@@ -32,32 +32,59 @@ export function runCommand(): Command {
 
 async function runRun(target: string | undefined, options: RunOptions): Promise<number> {
   const log = createLog('run');
+  let temporaryFolder: string | undefined;
   try {
-    const isImage = target !== undefined && !looksLikeElf(target);
+    const kind = target === undefined ? 'none' : fileKind(target);
+    if (kind === 'other') {
+      throw new CliInputError(`${target} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
+    }
     // Required here, not at the top, so other commands start without loading them.
     const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
-    const config = loadCliConfig(isImage ? undefined : target, options, log);
-    const image = isImage ? path.resolve(target) : await buildTemporaryImage(config, log);
+    const config = loadCliConfig(kind === 'image' ? undefined : target, options, log);
+    let image: string;
+    if (kind === 'image') {
+      image = path.resolve(target as string);
+    } else {
+      temporaryFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'nx-unikernel-run-'));
+      image = await buildTemporaryImage(config, temporaryFolder, log);
+    }
     const exit = await boot(image, config, options, log);
     return exitStatus(exit, log);
   } catch (error) {
     return reportFailure(log, error);
-  }
-}
-
-function looksLikeElf(file: string): boolean {
-  const head = Buffer.alloc(4);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, head, 0, 4, 0);
   } finally {
-    fs.closeSync(fd);
+    if (temporaryFolder !== undefined) fs.rmSync(temporaryFolder, { recursive: true, force: true });
   }
-  return head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
 }
 
-async function buildTemporaryImage(config: ResolvedUnikernelConfig, log: LogLine): Promise<string> {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'nx-unikernel-run-'));
+/**
+ * Tells an ELF program from a disk image (MBR boot signature 0x55AA at byte
+ * 510) before anything is started; both others are rejected with a clear error.
+ */
+function fileKind(file: string): 'elf' | 'image' | 'other' {
+  let head: Buffer;
+  try {
+    const stat = fs.statSync(file);
+    if (!stat.isFile()) throw new CliInputError(`${file} is not a regular file: give an image written by nx-unikernel build, or an ELF program`);
+    head = Buffer.alloc(512);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, head, 0, 512, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    if (error instanceof CliInputError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new CliInputError(`cannot read ${file} (${code}): give an existing image or ELF program`);
+  }
+  if (head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return 'elf';
+  if (head[510] === 0x55 && head[511] === 0xaa) return 'image';
+  return 'other';
+}
+
+/** Builds the image into `folder`, which the caller removes after the run. */
+async function buildTemporaryImage(config: ResolvedUnikernelConfig, folder: string, log: LogLine): Promise<string> {
   const output = path.join(folder, `${path.basename(config.program?.imagePath ?? 'program')}.img`);
   const { buildImage } = require('../build') as typeof import('../build');
   await buildImage({ config, output, log });

@@ -12,6 +12,7 @@ export function addConfigOptions(command: Command): Command {
     .option('--file <path>', 'add a file: HOST or HOST:/image/path (repeatable)', collect, [])
     .option('--dir <path>', 'add a folder recursively: HOST or HOST:/image/path (repeatable)', collect, [])
     .option('--klib <name>', 'load a Nanos kernel library, e.g. strace (repeatable)', collect, [])
+    .option('--library-path <list>', 'LD_LIBRARY_PATH of the program in the image (colon-separated folders)')
     .option('--sysroot <dir>', 'root folder the libraries come from (default /)')
     .option('--kernel-dir <dir>', 'Nanos release folder with kernel.img, boot.img and klibs/')
     .option('--nanos-version <version>', 'Nanos release to use, e.g. 0.1.55')
@@ -22,10 +23,16 @@ export function addConfigOptions(command: Command): Command {
     .option('--accel <name>', 'accelerator: auto, kvm, hvf or tcg');
 }
 
+/** Invalid command-line input found by the CLI itself, such as a file that is neither a program nor an image. */
+export class CliInputError extends Error {
+  override readonly name = 'CliInputError';
+}
+
 // The engine's error classes, by name: checking the name keeps this module from
 // loading every engine module at start-up, which the CLI's start time pays for.
 const USER_ERRORS = new Set([
   'BuildError',
+  'CliInputError',
   'ConfigError',
   'ConfigFileError',
   'ElfError',
