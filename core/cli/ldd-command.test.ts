@@ -130,3 +130,15 @@ describe.skipIf(!fs.existsSync(CLI))('build and run input checks', () => {
     }
   });
 });
+
+describe.skipIf(!fs.existsSync(CLI))('usage errors', () => {
+  it('an invalid option value exits with 2', () => {
+    const output = run('ldd', '--isa-level', '9', '/usr/bin/node');
+    expect(output.status).toBe(2);
+    expect(output.stderr).toContain('"9" is not an x86-64 level');
+  });
+
+  it('an unknown command exits with 2', () => {
+    expect(run('bogus').status).toBe(2);
+  });
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The nx-unikernel command line.
 
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { buildCommand } from './build-command';
 import { inspectCommand } from './inspect-command';
 import { lddCommand } from './ldd-command';
@@ -15,7 +15,19 @@ function main(): void {
     .addCommand(buildCommand())
     .addCommand(runCommand())
     .addCommand(inspectCommand());
+
+  // Usage errors exit with 2, like rejected input, as the README documents;
+  // commander's own default is 1, which means "a library is missing" here.
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride((error: CommanderError) => {
+      throw error;
+    });
+  }
   program.parseAsync(process.argv).catch((error: unknown) => {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
     process.stderr.write(`nx-unikernel: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 70;
   });
