@@ -4,6 +4,9 @@
 // tells Nx 24 it is ready (readyWhen: { signal: true }), and ends when the
 // program exits or Nx stops it with SIGINT or SIGTERM.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import * as devkit from '@nx/devkit';
 import { logger, type ExecutorContext } from '@nx/devkit';
 
@@ -21,17 +24,22 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
   const log = progressLog('run');
   let vm: Vm;
   let bindAddress: string;
+  let bootCopy: string | undefined;
   try {
     const normalized = normalizeOptions(options as RunExecutorOptions & Record<string, unknown>, context, options.image);
     const imageTarget = context.target?.dependsOn?.find((dependency) => typeof dependency === 'string') ?? 'unikernel';
     await verifyImage(normalized.image, `nx run ${normalized.projectName}:${String(imageTarget)} --skip-nx-cache`);
+
+    // Nanos writes to its disk while it runs (the klog, file times, /proc/self/exe),
+    // so the VM boots a copy and the cached output keeps the hash Nx recorded.
+    bootCopy = copyForBoot(normalized.image);
 
     const { config } = normalized;
     bindAddress = options.bind ?? config.bindAddress;
     const httpPath = options.readyPath ?? config.readiness?.httpPath;
     const timeoutSeconds = options.readyTimeout ?? config.readiness?.timeoutSeconds ?? 30;
     vm = startVm({
-      image: normalized.image,
+      image: bootCopy,
       memory: `${Math.ceil(config.memoryBytes / (1024 * 1024))}M`,
       cpus: config.cpus,
       accelerator: config.accelerator,
@@ -44,6 +52,7 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
         : false,
     });
   } catch (error) {
+    removeBootCopy(bootCopy);
     return reportFailure(error);
   }
 
@@ -74,7 +83,19 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
     removeSignalHandlers();
     // A consumer that stops iterating early (return()) still must not leave QEMU running.
     await vm.stop({ reason: 'the executor ended' }).catch(() => undefined);
+    removeBootCopy(bootCopy);
   }
+}
+
+/** Copies the image beside itself (a clone where the filesystem supports it). */
+function copyForBoot(image: string): string {
+  const copy = path.join(path.dirname(image), `.${path.basename(image)}.boot-${process.pid}`);
+  fs.copyFileSync(image, copy, fs.constants.COPYFILE_FICLONE);
+  return copy;
+}
+
+function removeBootCopy(copy: string | undefined): void {
+  if (copy !== undefined) fs.rmSync(copy, { force: true });
 }
 
 /** Calls emitReadySignal where the installed Nx has it (24 and newer); older Nx only waits for the task to start. */
