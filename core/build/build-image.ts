@@ -9,12 +9,11 @@ import * as path from 'node:path';
 import type { ResolvedUnikernelConfig } from '../config';
 import { resolveKernelRelease, type KernelRelease } from '../kernel';
 import { writeImage, type BootManifest, type ImageSummary, type ImageUpdate } from '../nanos';
-import { Resolver } from '../resolve/resolver';
 import type { ResolveResult } from '../resolve/types';
-import { FileDigests, packedMounts, planSysrootDeferred, writeManifestJson, type StagingPlan } from '../sysroot';
+import { FileDigests, planSysrootDeferred, writeManifestJson, type StagingPlan } from '../sysroot';
 import { buildCachePath, readBuildCache, writeBuildCache, type BuildCache } from './build-cache';
 import { BuildError } from './errors';
-import { expandMapDirs } from './map-dirs';
+import { packedCopies, stageProgram } from './staging';
 
 export interface BuildImageOptions {
   config: ResolvedUnikernelConfig;
@@ -47,18 +46,14 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     throw new BuildError(`${config.source} names no program: set "program" to the ELF file to run, e.g. "dist/server"`);
   }
 
-  const files = [...config.files, ...expandMapDirs(config.mapDirs)].map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
-  const dirs = config.dirs.map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
+  const packed = packedCopies(config);
   const output = path.resolve(options.output);
-  assertOutputIsNotAnInput(output, program.hostPath, files);
+  assertOutputIsNotAnInput(output, program.hostPath, packed.files);
 
   const kernel = options.kernel ?? (await findKernel(config));
   log(`kernel: Nanos ${kernel.version} from ${kernel.dir} (${kernel.source})`);
 
-  // Packed files are mounted at their image paths while resolving, so a
-  // program's $ORIGIN-relative RUNPATH finds libraries the project ships.
-  const mounts = packedMounts(files, dirs);
-  const resolution = resolveLibraries(config, program, mounts);
+  const { resolution, planInput } = stageProgram(config, program, packed);
   log(`libraries: ${resolution.libraries.length} resolved in ${config.sysroot} for ${program.imagePath}`);
 
   const cachePath = buildCachePath(output);
@@ -67,18 +62,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const digests = new FileDigests(cache.cache.digests);
 
   // Hashing is left to the writer, which hashes each changed file while it copies it.
-  const staged = await planSysrootDeferred({
-    resolution,
-    sysroot: config.sysroot,
-    programImagePath: program.imagePath,
-    programHostPath: program.hostPath,
-    files,
-    dirs,
-    resolutionMounts: mounts,
-    ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
-    addonResolve: { env: { ...config.env } },
-    digests,
-  });
+  const staged = await planSysrootDeferred({ ...planInput, digests });
   for (const warning of staged.warnings) log(`warning: ${warning}`);
 
   fs.mkdirSync(path.dirname(output), { recursive: true });
@@ -124,17 +108,6 @@ async function findKernel(config: ResolvedUnikernelConfig): Promise<KernelReleas
     ...(config.nanosVersion !== undefined ? { version: config.nanosVersion } : {}),
     ...(config.kernelDir !== undefined ? { kernelDir: config.kernelDir } : {}),
   });
-}
-
-function resolveLibraries(config: ResolvedUnikernelConfig, program: { hostPath: string; imagePath: string }, mounts: ReturnType<typeof packedMounts>): ResolveResult {
-  const resolver = new Resolver({ sysroot: config.sysroot, mounts });
-  const resolution = resolver.resolve(program.hostPath, {
-    imagePath: program.imagePath,
-    env: { ...config.env },
-    ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
-  });
-  if (!resolution.ok) throw BuildError.fromResolution(resolution);
-  return resolution;
 }
 
 /**

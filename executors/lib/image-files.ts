@@ -9,11 +9,10 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { BuildError } from '../../core/build';
-import { expandMapDirs } from '../../core/build/map-dirs';
+import { packedCopies, stageProgram } from '../../core/build/staging';
 import type { ResolvedUnikernelConfig } from '../../core/config';
 import { resolveKernelRelease, type KernelRelease } from '../../core/kernel';
-import { Resolver } from '../../core/resolve/resolver';
-import { packedMounts, planSysroot } from '../../core/sysroot';
+import { planSysroot } from '../../core/sysroot';
 import { bundleNodeEntry, isNodeEntry } from './node-entry';
 import type { NormalizedOptions } from './normalize-options';
 
@@ -49,25 +48,9 @@ export async function listImageFiles(config: ResolvedUnikernelConfig): Promise<S
     ...(config.kernelDir !== undefined ? { kernelDir: config.kernelDir } : {}),
   });
 
-  // The same staging steps as buildImage in core/build, minus the image write.
-  const files = [...config.files, ...expandMapDirs(config.mapDirs)].map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
-  const dirs = config.dirs.map((copy) => ({ from: copy.hostPath, to: copy.imagePath }));
-  const mounts = packedMounts(files, dirs);
-  const resolver = new Resolver({ sysroot: config.sysroot, mounts });
-  const resolution = resolver.resolve(program.hostPath, { imagePath: program.imagePath, env: { ...config.env }, ...(config.cwd !== undefined ? { cwd: config.cwd } : {}) });
-  if (!resolution.ok) throw BuildError.fromResolution(resolution);
-
-  const plan = await planSysroot({
-    resolution,
-    sysroot: config.sysroot,
-    programImagePath: program.imagePath,
-    programHostPath: program.hostPath,
-    files,
-    dirs,
-    resolutionMounts: mounts,
-    ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
-    addonResolve: { env: { ...config.env } },
-  });
+  // The same staging steps as buildImage, without writing the image.
+  const { planInput } = stageProgram(config, program, packedCopies(config));
+  const plan = await planSysroot(planInput);
 
   return {
     schemaVersion: SYSROOT_LISTING_VERSION,
