@@ -1,6 +1,6 @@
-// Benchmark: resolve every ELF file in /usr/bin and /usr/lib/x86_64-linux-gnu
-// in one process, against `ldd` run once per file (and one `lddtree` run over
-// all files when it is installed), side by side; prints the time ratio and
+// Benchmark: resolves every ELF file in /usr/bin and /usr/lib/x86_64-linux-gnu
+// in one process, side by side with `ldd` run once per file and, when it is
+// installed, one `lddtree` run over all files. It prints the time ratio and
 // whether the library sets are identical.
 //
 // Usage: node dist/bench/ldd/run.js [folder ...]

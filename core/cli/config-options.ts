@@ -69,7 +69,7 @@ function loadOpsConfig(file: string, program: string | undefined, options: Confi
   };
 }
 
-/** The command-line values in unikernel.json form; absent options are left out. */
+/** Returns the command-line values in unikernel.json form, leaving absent options out. */
 function overrides(program: string | undefined, options: ConfigCliOptions, relativeToCwd: boolean): Record<string, unknown> {
   const absolute = (value: string) => (relativeToCwd ? value : path.resolve(value));
   const result: Record<string, unknown> = {};

@@ -1,4 +1,4 @@
-// glibc's search rules, each on real files built by gcc, with the answer
+// glibc's search rules, each on real files built by gcc, with the result
 // Debian 12's ld.so (glibc 2.36) gives for the same files.
 
 import { execFileSync } from 'node:child_process';
@@ -299,7 +299,7 @@ describe('candidates the loader skips or stops at', () => {
     fs.mkdirSync(lab.path('bad-debug'), { recursive: true });
     execFileSync('objcopy', ['--only-keep-debug', `${E}/good/libw.so`, output]);
   };
-  // Each row: the folder that holds the bad libw.so, how to make it, and glibc's reason.
+  // Each row: the folder that contains the bad libw.so, how to make it, and glibc's reason.
   const fatalCases: [string, (output: string) => void, string][] = [
     ['bad-empty', (output) => fs.writeFileSync(output, ''), 'file too short'],
     ['bad-text', (output) => fs.writeFileSync(output, 'INPUT ( /lib/libw.so.1 )\n'.repeat(4)), 'invalid ELF header'],

@@ -1,5 +1,5 @@
-// Every dynamic ELF program in this machine's /usr/bin, resolved by the tool
-// and by the machine's own `ldd`; the two must name the same libraries at the
+// Every dynamic ELF program in this machine's /usr/bin is resolved by the tool
+// and by the machine's own `ldd`. Both must name the same libraries at the
 // same paths.
 
 import { execFile } from 'node:child_process';

@@ -326,7 +326,7 @@ export function resolveProgram(programPath: string, options: ResolveOptions & { 
 }
 
 /**
- * The loader `ldd` uses for a shared library, which has no PT_INTERP: musl's
+ * Returns the loader `ldd` uses for a shared library, which has no PT_INTERP: musl's
  * when the library needs musl's libc.so, else glibc's for the machine.
  */
 function defaultInterpreterFor(elf: ElfInfo): string | undefined {

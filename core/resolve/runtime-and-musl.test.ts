@@ -191,7 +191,7 @@ describe.skipIf(!hasMusl)('musl programs', () => {
     expect(plain.classification.libc).toBe('musl');
     expect(plain.interpreter?.path).toBe('/lib/ld-musl-x86_64.so.1');
     expect(plain.libraries.find((library) => library.name === 'libw.so')?.path).toBe(`${E}/mL1/libw.so`);
-    // libc.so is answered by the loader itself, so it is no separate library.
+    // musl resolves libc.so to the loader itself, so it is no separate library.
     expect(plain.libraries.map((library) => library.name)).toEqual(['libw.so']);
     expect(plain.missing).toEqual([]);
 

@@ -17,7 +17,7 @@ afterAll(() => lab.remove());
 const HOST_LOADER = '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2';
 const HOST_LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
-/** A small Debian-style root: the loader and libc, Debian's absolute /lib64 link, optionally merged /usr. */
+/** Builds a small Debian-style root: the loader and libc, Debian's absolute /lib64 link, optionally merged /usr. */
 function debianRoot(name: string, options: { mergedUsr?: boolean; libc?: boolean } = {}): string {
   const root = lab.path(name);
   const libFolder = options.mergedUsr ? 'usr/lib/x86_64-linux-gnu' : 'lib/x86_64-linux-gnu';
@@ -217,7 +217,7 @@ describe('the system folders come from the root\'s loader', () => {
   });
 });
 
-/** Overwrites every copy of `from` (Debian's loader holds the folder list twice) with `to` and NUL padding. */
+/** Overwrites every copy of `from` (Debian's loader contains the folder list twice) with `to` and NUL padding. */
 function replaceString(bytes: Buffer, from: string, to: string): void {
   let index = bytes.indexOf(from, 0, 'latin1');
   if (index < 0) throw new Error(`the host loader has no "${from.replaceAll('\0', '\\0')}"`);
