@@ -201,12 +201,13 @@ async function compareRebuild(setup: Setup): Promise<void> {
   const reasons = [...new Set(updates.flatMap((update) => (update.kind === 'full' && update.reason !== undefined ? [update.reason] : [])))];
   const written = incremental.map((update) => (update.kind === 'incremental' ? update.writtenBytes : 0));
   console.log(`(b) full build:       ${summary(full)}`);
-  console.log(`    rebuild:          ${summary(rebuild)} (server.js changed; ${incremental.length} of ${updates.length} updated a clone${written.length > 0 ? `, ${median(written)} bytes written` : ''})`);
+  console.log(`    rebuild:          ${summary(rebuild)} (server.js changed; ${incremental.length} of ${updates.length} incremental${describeStarts(updates)}${written.length > 0 ? `, ${median(written)} bytes written` : ''})`);
   for (const reason of reasons) console.log(`      written in full, because ${reason}`);
   console.log(`    ratio:            ${((100 * median(rebuild)) / median(full)).toFixed(1)} % of a full build`);
-  const clonedAfterFull = afterFullUpdates.filter((update) => update.kind === 'incremental').length;
+  const clonedAfterFull = afterFullUpdates.filter((update) => update.kind === 'incremental' && update.start === 'clone').length;
+  const incrementalAfterFull = afterFullUpdates.filter((update) => update.kind === 'incremental').length;
   const flushNote = clonedAfterFull > 0 ? '; cloning an image written just before first waits for its data to reach the disk' : '';
-  console.log(`    first rebuild after a full build: ${summary(afterFull)} (${clonedAfterFull} of ${afterFullUpdates.length} updated a clone${flushNote})`);
+  console.log(`    first rebuild after a full build: ${summary(afterFull)} (${incrementalAfterFull} of ${afterFullUpdates.length} incremental${describeStarts(afterFullUpdates)}${flushNote})`);
   console.log(`    rebuilt bytes equal a fresh build: ${identical ? 'yes' : 'NO'}`);
 
   const copies: number[] = [];
@@ -219,6 +220,16 @@ async function compareRebuild(setup: Setup): Promise<void> {
     copies.push((performance.now() - start) / 1000);
   }
   console.log(`    byte copy of the image with fs.copyFileSync: ${summary(copies)}`);
+}
+
+/** Returns how the incremental updates started, e.g. " (15 patched the previous file)". */
+function describeStarts(updates: readonly ImageUpdate[]): string {
+  const labels = { clone: 'updated a reflink clone', copy: 'updated a byte copy', 'previous-file': 'patched the previous file' } as const;
+  const counts = new Map<string, number>();
+  for (const update of updates) {
+    if (update.kind === 'incremental') counts.set(labels[update.start], (counts.get(labels[update.start]) ?? 0) + 1);
+  }
+  return counts.size === 0 ? '' : `: ${[...counts].map(([label, count]) => `${count} ${label}`).join(', ')}`;
 }
 
 /** Lists every path of the root filesystem with its size or link target, and the boot manifest, as read back from the image. */

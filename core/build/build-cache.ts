@@ -20,12 +20,15 @@ export interface BuildCache {
   /** The record `writeImage` returned for the image beside this cache. */
   image?: ImageRecord;
   digests: DigestRecord[];
+  /** The library resolution and the status of every file it read; resolution-cache.ts checks it. */
+  resolution?: unknown;
 }
 
 const cacheSchema = z.object({
   version: z.literal(BUILD_CACHE_VERSION),
   image: z.unknown().optional(),
   digests: z.array(digestRecordSchema),
+  resolution: z.unknown().optional(),
 });
 
 export function buildCachePath(image: string): string {
@@ -56,7 +59,8 @@ export async function readBuildCache(file: string): Promise<{ cache: BuildCache;
   if (image !== undefined && 'invalid' in image) {
     return { cache: { digests: parsed.data.digests }, problem: `the image record in ${file} is invalid (${image.invalid})` };
   }
-  return { cache: { digests: parsed.data.digests, ...(image !== undefined ? { image } : {}) } };
+  const resolution = parsed.data.resolution !== undefined ? { resolution: parsed.data.resolution } : {};
+  return { cache: { digests: parsed.data.digests, ...resolution, ...(image !== undefined ? { image } : {}) } };
 }
 
 /**

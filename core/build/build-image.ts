@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ResolvedUnikernelConfig } from '../config';
 import { resolveKernelRelease, type KernelRelease } from '../kernel';
-import { writeImage, type BootManifest, type ImageSummary, type ImageUpdate } from '../nanos';
+import { readLockedInodes, writeImage, type BootManifest, type ImageSummary, type ImageUpdate } from '../nanos';
 import type { ResolveResult } from '../resolve/types';
 import { FileDigests, planSysrootDeferred, writeManifestJson, type StagingPlan } from '../sysroot';
 import { buildCachePath, readBuildCache, writeBuildCache, type BuildCache } from './build-cache';
@@ -53,12 +53,18 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const kernel = options.kernel ?? (await findKernel(config));
   log(`kernel: Nanos ${kernel.version} from ${kernel.dir} (${kernel.source})`);
 
-  const { resolution, planInput } = stageProgram(config, program, packed);
-  log(`libraries: ${resolution.libraries.length} resolved in ${config.sysroot} for ${program.imagePath}`);
-
   const cachePath = buildCachePath(output);
   const cache = options.useBuildCache === false ? { cache: { digests: [] } as BuildCache } : await readBuildCache(cachePath);
   if (cache.problem !== undefined) log(`build cache: ignored, because ${cache.problem}`);
+
+  // A rebuild may patch the previous image in place, after checking that no
+  // process (such as a QEMU running it) holds a lock on it. The lock table
+  // takes milliseconds to read, so the read overlaps the next steps.
+  const lockedInodes = cache.cache.image !== undefined ? readLockedInodes() : undefined;
+
+  const { resolution, planInput, cacheEntry, reused } = stageProgram(config, program, packed, cache.cache.resolution);
+  log(`libraries: ${resolution.libraries.length} resolved in ${config.sysroot} for ${program.imagePath}${reused ? ' (unchanged since the last build)' : ''}`);
+
   const digests = new FileDigests(cache.cache.digests);
 
   // Hashing is left to the writer, which hashes each changed file while it copies it.
@@ -66,15 +72,17 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   for (const warning of staged.warnings) log(`warning: ${warning}`);
 
   fs.mkdirSync(path.dirname(output), { recursive: true });
-  const previous = cache.cache.image !== undefined && fs.existsSync(output) ? { path: output, record: cache.cache.image } : undefined;
+  const previous = cache.cache.image !== undefined && fs.existsSync(output) ? { path: output, record: cache.cache.image, ...(lockedInodes ? { lockedInodes } : {}) } : undefined;
+  const kernelFiles = await knownKernelDigests(kernel, config.klibs, digests);
   const image = await writeImage({
     output,
-    kernel: { bootImg: kernel.bootImg, kernelImg: kernel.kernelImg, ...(kernel.klibDir ? { klibDir: kernel.klibDir } : {}) },
+    kernel: { bootImg: kernel.bootImg, kernelImg: kernel.kernelImg, ...(kernel.klibDir ? { klibDir: kernel.klibDir } : {}), digests: kernelFiles.known },
     entries: staged.entries,
     manifest: bootManifest(config, program.imagePath),
     ...(config.imageSizing.kind === 'total' ? { size: config.imageSizing.bytes } : { freeSpace: config.imageSizing.bytes }),
     ...(previous ? { previous } : {}),
   });
+  kernelFiles.supplyWritten(image);
   const plan = staged.complete(new Map(image.record.filesystems[1].files.map((file) => [file.path, file.sha256])));
   log(`image: ${output} (${image.size} bytes, ${plan.records.length} files${describeUpdate(image.update)})`);
   log(`hashes: ${digests.hashedFiles + digests.suppliedFiles} files read, ${digests.reusedFiles} unchanged since the last build`);
@@ -82,15 +90,43 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const manifestPath = `${output}.manifest.json`;
   await writeManifestJson(manifestPath, plan, { program: program.imagePath, kernelVersion: kernel.version, ...(resolution.interpreter ? { interpreter: resolution.interpreter.path } : {}) });
   try {
-    await writeBuildCache(cachePath, { image: image.record, digests: await digests.records() });
+    await writeBuildCache(cachePath, { image: image.record, digests: await digests.records(), ...(cacheEntry ? { resolution: cacheEntry } : {}) });
   } catch (error) {
     log(`warning: cannot write the build cache ${cachePath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the next build writes the image in full`);
   }
   return { image, manifestPath, kernel, resolution, plan };
 }
 
+/**
+ * Looks up the digests of the kernel and klibs in the build cache, so a
+ * rebuild need not hash them again, and returns a step that hands the
+ * digests the writer computed for the others to the cache.
+ */
+async function knownKernelDigests(kernel: KernelRelease, klibs: readonly string[], digests: FileDigests): Promise<{ known: Map<string, string>; supplyWritten(image: ImageSummary): void }> {
+  const files = new Map([['/kernel', kernel.kernelImg]]);
+  if (kernel.klibDir !== undefined) for (const klib of klibs) files.set(`/klib/${klib}`, path.join(kernel.klibDir, klib));
+
+  const known = new Map<string, string>();
+  for (const [imagePath, hostPath] of files) {
+    const digest = await digests.lookup(hostPath, `kernel file ${imagePath}`);
+    if (digest.sha256 !== undefined) known.set(hostPath, digest.sha256);
+  }
+  return {
+    known,
+    supplyWritten: (image) => {
+      for (const file of image.record.filesystems[0].files) {
+        const hostPath = files.get(file.path);
+        if (hostPath !== undefined && !known.has(hostPath)) digests.supply(hostPath, file.sha256);
+      }
+    },
+  };
+}
+
 function describeUpdate(update: ImageUpdate): string {
-  if (update.kind === 'incremental') return `; updated a clone of the previous image: ${update.writtenBytes} bytes written, ${update.reusedBytes} bytes of file data kept`;
+  if (update.kind === 'incremental') {
+    const start = update.start === 'previous-file' ? 'patched the previous image' : 'updated a clone of the previous image';
+    return `; ${start}: ${update.writtenBytes} bytes written, ${update.reusedBytes} bytes of file data kept`;
+  }
   return update.reason === undefined ? '' : `; written in full, because ${update.reason}`;
 }
 

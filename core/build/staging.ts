@@ -3,11 +3,11 @@
 // those files mounted at their image paths, and the input of the sysroot plan.
 
 import type { ImageCopy, ResolvedUnikernelConfig } from '../config';
-import { Resolver } from '../resolve/resolver';
 import type { ResolveResult } from '../resolve/types';
 import { packedMounts, type SysrootPlanInput } from '../sysroot';
 import { BuildError } from './errors';
 import { expandMapDirs } from './map-dirs';
+import { resolutionRequest, resolveWithCache, type CachedResolution } from './resolution-cache';
 
 export interface PackedCopies {
   files: { from: string; to: string }[];
@@ -27,20 +27,18 @@ export function packedCopies(config: ResolvedUnikernelConfig): PackedCopies {
  * Resolves the program's libraries and returns the sysroot plan's input.
  * Packed files are mounted at their image paths while resolving, so a
  * program's $ORIGIN-relative RUNPATH finds libraries the project ships.
- * Throws BuildError with the resolver's report when a library is missing.
+ * `previous` is the resolution a build cache stored, reused when nothing the
+ * resolver read has changed (resolution-cache.ts). Throws BuildError with the
+ * resolver's report when a library is missing.
  */
 export function stageProgram(
   config: ResolvedUnikernelConfig,
   program: ImageCopy,
   packed: PackedCopies,
-): { resolution: ResolveResult; planInput: SysrootPlanInput } {
+  previous?: unknown,
+): { resolution: ResolveResult; planInput: SysrootPlanInput; cacheEntry?: CachedResolution; reused: boolean } {
   const mounts = packedMounts(packed.files, packed.dirs);
-  const resolver = new Resolver({ sysroot: config.sysroot, mounts });
-  const resolution = resolver.resolve(program.hostPath, {
-    imagePath: program.imagePath,
-    env: { ...config.env },
-    ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
-  });
+  const { result: resolution, entry: cacheEntry, reused } = resolveWithCache(resolutionRequest(config, program, mounts), previous);
   if (!resolution.ok) throw BuildError.fromResolution(resolution);
 
   const planInput: SysrootPlanInput = {
@@ -54,5 +52,5 @@ export function stageProgram(
     ...(config.cwd !== undefined ? { cwd: config.cwd } : {}),
     addonResolve: { env: { ...config.env } },
   };
-  return { resolution, planInput };
+  return { resolution, planInput, ...(cacheEntry ? { cacheEntry } : {}), reused };
 }

@@ -35,11 +35,17 @@ function cannotRead(file: TreeFile, error: unknown): NanosImageError {
 
 /** Gathers writes to consecutive image positions into one buffer and writes it in one call. */
 class WriteGatherer {
-  private readonly buffer = Buffer.alloc(CHUNK_SIZE);
+  private readonly buffer: Buffer;
   private start = 0;
   private used = 0;
 
-  constructor(private readonly output: FileHandle) {}
+  /** `capacity` is the buffer size in bytes, so a rebuild that writes a few KB does not zero 4 MiB. */
+  constructor(
+    private readonly output: FileHandle,
+    capacity: number,
+  ) {
+    this.buffer = Buffer.alloc(capacity);
+  }
 
   /** Queues `data` at image `position`, followed by zeros up to `paddedLength` bytes. */
   async add(position: number, data: Uint8Array, paddedLength: number): Promise<void> {
@@ -175,7 +181,13 @@ async function streamLargeFile(output: FileHandle, filesystemOffset: number, pla
  * its digest is added, so each source is read once.
  */
 export async function copyFileData(output: FileHandle, filesystemOffset: number, files: readonly PlannedFile[], digests: Map<TreeFile, Uint8Array>): Promise<void> {
-  const gatherer = new WriteGatherer(output);
+  let gatheredBytes = 0;
+  for (const { file, extents } of files) {
+    if (file.contents !== undefined || (file.size <= SMALL_FILE_LIMIT && extents.length === 1)) {
+      for (const extent of extents) gatheredBytes += extent.sectors * SECTOR_SIZE;
+    }
+  }
+  const gatherer = new WriteGatherer(output, Math.min(CHUNK_SIZE, Math.max(gatheredBytes, SECTOR_SIZE)));
 
   for (const planned of files) {
     const { file, extents } = planned;

@@ -4,7 +4,8 @@
 // because the tests allow a byte copy where reflink clones are unsupported.
 
 import { createHash } from 'node:crypto';
-import { copyFileSync, constants, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, constants, linkSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -255,19 +256,54 @@ describe('rebuild fallback', () => {
     await expectFullWrite(output, entries, { path: output, record: summary.record }, /boot.img changed size/, { kernel: { ...kernel, bootImg } });
   });
 
-  it('writes in full without reflink support', async () => {
+  it('patches image without reflink support', async () => {
     const { output, entries, summary } = await firstImage('reflink');
     const cloneSupported = canClone(output);
+    const inodeBefore = (await stat(output)).ino;
+    const changed = await entriesFor({ ...baseFiles(), '/app/main.js': Buffer.from('console.log("changed");\n') });
 
-    const rebuilt = await writeImage(options(output, entries, { previous: { path: output, record: summary.record } }));
+    const rebuilt = await writeImage(options(output, changed, { previous: { path: output, record: summary.record } }));
 
-    if (cloneSupported) {
-      expect(rebuilt.update.kind).toBe('incremental');
-    } else {
-      expect(rebuilt.update).toMatchObject({ kind: 'full', reason: expect.stringMatching(/cannot clone files \(reflink\)/) });
-    }
-    const fresh = await writeImage(options(join(dir, 'reflink-fresh.img'), entries));
+    expect(rebuilt.update.kind).toBe('incremental');
+    // Without reflinks the previous file itself is renamed and patched, so the inode stays.
+    if (!cloneSupported) expect((await stat(output)).ino).toBe(inodeBefore);
+    const fresh = await writeImage(options(join(dir, 'reflink-fresh.img'), changed));
     await expectSameBytes(output, fresh.output);
+    expect((await readdir(dir)).filter((name) => name.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('writes in full for hard-linked image', async () => {
+    const { output, entries, summary } = await firstImage('hard-linked');
+    if (canClone(output)) return;
+    const link = join(dir, 'hard-linked-other.img');
+    linkSync(output, link);
+    const linkedBefore = await readFile(link);
+    const changed = await entriesFor({ ...baseFiles(), '/app/main.js': Buffer.from('console.log("linked");\n') });
+
+    const rebuilt = await writeImage(options(output, changed, { previous: { path: output, record: summary.record } }));
+
+    expect(rebuilt.update).toMatchObject({ kind: 'full', reason: expect.stringMatching(/previous image has 2 hard links/) });
+    expect(firstDifference(await readFile(link), linkedBefore)).toBe(-1);
+    const fresh = await writeImage(options(join(dir, 'hard-linked-fresh.img'), changed));
+    await expectSameBytes(output, fresh.output);
+  });
+
+  it('writes in full for locked image', async () => {
+    const { output, entries, summary } = await firstImage('locked');
+    if (canClone(output)) return;
+    // flock(1) holds a lock like the one QEMU takes on a disk image it runs.
+    const holder = spawn('flock', ['--shared', output, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      await waitForLock((await stat(output)).ino);
+      const lockedBefore = await readFile(output);
+
+      const rebuilt = await writeImage(options(output, entries, { previous: { path: output, record: summary.record } }));
+
+      expect(rebuilt.update).toMatchObject({ kind: 'full', reason: expect.stringMatching(/a process holds a lock on the previous image/) });
+      expect(firstDifference(await readFile(output), lockedBefore)).toBe(-1);
+    } finally {
+      holder.kill();
+    }
   });
 
   it('keeps previous image on failure', async () => {
@@ -321,4 +357,13 @@ function canClone(file: string): boolean {
   } finally {
     rmSync(probe, { force: true });
   }
+}
+
+/** Waits until /proc/locks lists a lock on `inode`. */
+async function waitForLock(inode: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    if (readFileSync('/proc/locks', 'utf8').includes(`:${inode} `)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no lock on inode ${inode} appeared in /proc/locks within 2 s`);
 }

@@ -14,8 +14,8 @@
 
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { copyFile, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
 import { KLOG_DUMP_SIZE, type DiskLayout } from './disk-layout';
 import { NanosImageError } from './errors';
@@ -30,6 +30,8 @@ export interface PreviousImage {
   /** Host path of the image the record describes. */
   path: string;
   record: ImageRecord;
+  /** The lock table from readLockedInodes, started early by the caller; read when needed otherwise. */
+  lockedInodes?: Promise<ReadonlySet<bigint> | undefined>;
 }
 
 /** A half-open range [start, end) of sectors or bytes. */
@@ -113,23 +115,40 @@ export async function planRebuild(input: RebuildInput): Promise<RebuildPlan | { 
 /** Errors of an FICLONE request on a filesystem without reflinks or across filesystems (ioctl_ficlone(2)). */
 const CLONE_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EBADF']);
 
-/** Copy method of a rebuild: a reflink clone only, or a byte copy where cloning fails, which tests use on any filesystem. */
-export type PreviousImageCopy = 'reflink-only' | 'reflink-or-bytes';
+/**
+ * Copy method of a rebuild. 'clone-or-move' clones the previous image and,
+ * where the filesystem cannot clone, takes the previous image file over when
+ * it is the output itself. 'reflink-or-bytes' clones or copies byte by byte,
+ * which tests use to keep the previous file intact on any filesystem.
+ */
+export type PreviousImageCopy = 'clone-or-move' | 'reflink-or-bytes';
 
 /**
- * Creates `temporary` as a reflink clone of the previous image (`copyFile`
- * with COPYFILE_FICLONE_FORCE, the FICLONE ioctl on Linux), which shares the
- * data blocks and takes about constant time on Btrfs, XFS and other
- * filesystems with reflinks. Where cloning is unsupported, such as on ext4,
- * it returns the reason and the caller writes in full. A byte copy would move
- * every byte of the image through the page cache, free space included, and
- * measured no faster than a full write (bench/README.md). With
- * 'reflink-or-bytes' it copies byte by byte instead, for tests.
+ * Provides `temporary` as the starting point of a patched image, open for
+ * writing, or returns why the image must be written in full. It tries a
+ * reflink clone first (`copyFile` with COPYFILE_FICLONE_FORCE, the FICLONE
+ * ioctl on Linux), which shares the data blocks and takes about constant time
+ * on Btrfs, XFS and other filesystems with reflinks. On filesystems that
+ * cannot clone, such as ext4, a byte copy would move every byte of the image
+ * through the page cache and measured no faster than a full write
+ * (bench/README.md). There it renames the previous image to `temporary`
+ * instead (see moveImage), when that image is `output` itself.
  */
-export async function cloneImage(previous: PreviousImage, temporary: string, copy: PreviousImageCopy): Promise<FileHandle | { reason: string }> {
+export async function startFromPrevious(previous: PreviousImage, temporary: string, output: string, copy: PreviousImageCopy): Promise<{ handle: FileHandle; start: IncrementalStart } | { reason: string }> {
+  const cloned = await cloneImage(previous, temporary, copy);
+  if (!('reason' in cloned)) return { handle: cloned, start: copy === 'clone-or-move' ? 'clone' : 'copy' };
+  if (!cloned.unsupported || copy !== 'clone-or-move' || resolve(previous.path) !== resolve(output)) return { reason: cloned.reason };
+  const moved = await moveImage(previous, temporary);
+  return 'reason' in moved ? { reason: `${cloned.reason}, and ${moved.reason}` } : { handle: moved, start: 'previous-file' };
+}
+
+/** Source of a rebuild's starting bytes: a reflink clone, a clone or byte copy (tests), or the previous file itself, renamed. */
+export type IncrementalStart = 'clone' | 'copy' | 'previous-file';
+
+async function cloneImage(previous: PreviousImage, temporary: string, copy: PreviousImageCopy): Promise<FileHandle | { reason: string; unsupported?: true }> {
   let reason: string;
   try {
-    const clone = copy === 'reflink-only' ? constants.COPYFILE_FICLONE_FORCE : constants.COPYFILE_FICLONE;
+    const clone = copy === 'clone-or-move' ? constants.COPYFILE_FICLONE_FORCE : constants.COPYFILE_FICLONE;
     await copyFile(previous.path, temporary, constants.COPYFILE_EXCL | clone);
     // The clone must be of the image that planRebuild checked.
     const changed = await checkIdentity(previous);
@@ -137,12 +156,71 @@ export async function cloneImage(previous: PreviousImage, temporary: string, cop
     reason = changed;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    reason = CLONE_UNSUPPORTED.has(code)
-      ? `the filesystem of ${dirname(temporary)} cannot clone files (reflink), and copying the image byte by byte costs as much as writing it`
-      : `cloning ${previous.path} failed (${code})`;
+    if (CLONE_UNSUPPORTED.has(code)) {
+      await rm(temporary, { force: true });
+      return { reason: `the filesystem of ${dirname(temporary)} cannot clone files (reflink)`, unsupported: true };
+    }
+    reason = `cloning ${previous.path} failed (${code})`;
   }
   await rm(temporary, { force: true });
   return { reason };
+}
+
+/**
+ * Renames the previous image to `temporary` and opens it, so the patch
+ * rewrites only the ranges that differ. No image exists at the output path
+ * until the patched one is renamed into place, so a reader never sees a
+ * half-written image. If patching fails, the temporary file is removed and
+ * the next build writes in full. It declines when the file has other hard
+ * links (a copy elsewhere, such as a cache, would change too) and, on Linux,
+ * when a process holds a lock on it (QEMU locks the disk images it runs,
+ * listed in /proc/locks, see proc(5)).
+ */
+async function moveImage(previous: PreviousImage, temporary: string): Promise<FileHandle | { reason: string }> {
+  let stats;
+  try {
+    stats = await stat(previous.path, { bigint: true });
+  } catch (error) {
+    return { reason: `the previous image cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  if (stats.nlink !== 1n) return { reason: `the previous image has ${stats.nlink} hard links, so patching it would change the other links too` };
+  // NOTE: the lock table may be read a few milliseconds before the rename,
+  // and a QEMU that starts after it is not seen. A boot also changes the
+  // image's mtime, which the identity check after the rename catches.
+  const locked = await (previous.lockedInodes ?? readLockedInodes());
+  if (locked === undefined) return { reason: 'the previous image cannot be checked for locks (/proc/locks is unreadable), and it may be in use' };
+  if (locked.has(stats.ino)) return { reason: 'a process holds a lock on the previous image (QEMU locks the images it runs)' };
+
+  try {
+    await rename(previous.path, temporary);
+  } catch (error) {
+    return { reason: `renaming the previous image failed (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  const changed = await checkIdentity({ ...previous, path: temporary });
+  if (changed === undefined) return await open(temporary, 'r+');
+  // Another process replaced the image between the checks and the rename. Put its file back.
+  await rename(temporary, previous.path).catch(() => rm(temporary, { force: true }));
+  return { reason: changed };
+}
+
+/**
+ * Reads the inode numbers of files that have a POSIX, OFD or flock lock
+ * (/proc/locks, see proc(5)), or undefined where that file cannot be read.
+ * Reading it waits for an RCU grace period in the kernel (5 to 15 ms
+ * measured), so callers start it early and await it when they need it.
+ */
+export async function readLockedInodes(): Promise<ReadonlySet<bigint> | undefined> {
+  let text: string;
+  try {
+    text = await readFile('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Lines look like "1: OFDLCK ADVISORY READ -1 fd:01:1234567 100 100"; the
+  // device numbers are left out because a false match only costs a full write.
+  const inodes = new Set<bigint>();
+  for (const match of text.matchAll(/ [0-9a-f]+:[0-9a-f]+:(\d+) /g)) inodes.add(BigInt(match[1]!));
+  return inodes;
 }
 
 /** Hashes the files of `plan` that have no digest yet, reading each whole; meant for the few MB of the boot filesystem. */
@@ -171,7 +249,7 @@ export async function writeZeroRanges(output: FileHandle, ranges: ReadonlyArray<
 }
 
 /** Returns the update summary of a rebuild, counting the bytes it wrote: boot.img, the klog area, zeroed ranges, logs, sector 0 of each filesystem and changed files. */
-export function incrementalUpdate(rebuild: RebuildPlan, bootImageSize: number, filesystems: ReadonlyArray<{ plan: FilesystemPlan }>): ImageUpdate {
+export function incrementalUpdate(rebuild: RebuildPlan, start: IncrementalStart, bootImageSize: number, filesystems: ReadonlyArray<{ plan: FilesystemPlan }>): ImageUpdate {
   let writtenBytes = bootImageSize + KLOG_DUMP_SIZE;
   for (const [start, end] of rebuild.zeroRanges) writtenBytes += end - start;
   for (const { plan } of filesystems) {
@@ -181,7 +259,7 @@ export function incrementalUpdate(rebuild: RebuildPlan, bootImageSize: number, f
       if (!rebuild.reused.has(file)) for (const extent of extents) writtenBytes += extent.sectors * SECTOR_SIZE;
     }
   }
-  return { kind: 'incremental', writtenBytes, reusedBytes: rebuild.reusedBytes };
+  return { kind: 'incremental', start, writtenBytes, reusedBytes: rebuild.reusedBytes };
 }
 
 /**

@@ -3,7 +3,8 @@
 // files and boot manifest). Given the same inputs, UUIDs and attribute order,
 // the bytes equal those of Nanos's `mkfs -b boot.img -k kernel.img`. Given
 // the previous image and its record, the new image starts as a reflink clone
-// of it and only the ranges that differ are written (image-rebuild.ts).
+// of it, or as the previous file itself where the filesystem cannot clone,
+// and only the ranges that differ are written (image-rebuild.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { BOOTFS_SECTORS, BOOTFS_SIZE, KLOG_DUMP_SIZE, diskLayout, type DiskLayout } from './disk-layout';
 import { NanosImageError } from './errors';
 import { copyFileData } from './file-data';
-import { cloneImage, hashSources, incrementalUpdate, planRebuild, writeZeroRanges, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
+import { startFromPrevious, hashSources, incrementalUpdate, planRebuild, writeZeroRanges, type IncrementalStart, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
 import { IMAGE_RECORD_FORMAT, filesystemRecord, hostIdentity, type ImageRecord } from './image-record';
 import { decideImageSize } from './image-size';
 import { buildImageTree, readSourceSizes, resolvePath, walkFiles, type ImageEntry, type TreeDirectory, type TreeFile } from './image-tree';
@@ -29,6 +30,8 @@ export interface KernelFiles {
   kernelImg: string;
   /** Host folder of kernel libraries, needed when the manifest lists `klibs`. */
   klibDir?: string;
+  /** SHA-256 (lower-case hex) of these files by host path, where the caller knows it; the writer hashes the others. */
+  digests?: ReadonlyMap<string, string>;
 }
 
 export interface WriteImageOptions {
@@ -61,6 +64,8 @@ export interface WriteImageOptions {
    * An image this writer wrote before, usually `output` itself, with the
    * `record` of its summary. When the file still matches the record, the new
    * image starts as a copy of it and only the ranges that differ are written.
+   * When `previous.path` is `output` and the filesystem cannot clone files,
+   * the previous file itself is renamed and patched, so it is gone afterwards.
    * The result has the same bytes as a full write; any mismatch gives a full
    * write, with the reason in `update`.
    */
@@ -70,7 +75,15 @@ export interface WriteImageOptions {
 /** Kind of write: in full, or as an update of a clone of the previous image. */
 export type ImageUpdate =
   | { kind: 'full'; /** Why a given previous image was not used. */ reason?: string }
-  | { kind: 'incremental'; /** Bytes written into the copy of the previous image. */ writtenBytes: number; /** Bytes of file data kept from it. */ reusedBytes: number };
+  | {
+      kind: 'incremental';
+      /** Source of the previous image's bytes that the update started from. */
+      start: IncrementalStart;
+      /** Bytes written into the copy of the previous image. */
+      writtenBytes: number;
+      /** Bytes of file data kept from it. */
+      reusedBytes: number;
+    };
 
 export interface PartitionSummary {
   /** Slot in the partition table. */
@@ -149,7 +162,11 @@ function validateKlibName(name: unknown): string {
 
 // The boot filesystem contains /kernel and, when klibs are listed, /klib/<name>.
 function buildBootTree(kernel: KernelFiles, klibs: readonly string[]): TreeDirectory {
-  const entries: ImageEntry[] = [{ kind: 'file', path: '/kernel', source: kernel.kernelImg }];
+  const fileEntry = (imagePath: string, source: string): ImageEntry => {
+    const sha256 = kernel.digests?.get(source);
+    return { kind: 'file', path: imagePath, source, ...(sha256 !== undefined ? { sha256 } : {}) };
+  };
+  const entries: ImageEntry[] = [fileEntry('/kernel', kernel.kernelImg)];
   if (klibs.length > 0 && kernel.klibDir === undefined) {
     throw invalidOption(`manifest.klibs lists ${klibs.join(', ')}, but options.kernel.klibDir is not set; give the klibs folder of the Nanos release.`);
   }
@@ -159,7 +176,7 @@ function buildBootTree(kernel: KernelFiles, klibs: readonly string[]): TreeDirec
     const name = validateKlibName(klib);
     if (seen.has(name)) throw new NanosImageError('invalid-manifest', `manifest.klibs lists "${name}" twice; list each klib once.`);
     seen.add(name);
-    entries.push({ kind: 'file', path: `/klib/${name}`, source: join(kernel.klibDir!, name) });
+    entries.push(fileEntry(`/klib/${name}`, join(kernel.klibDir!, name)));
   }
 
   const tree = buildImageTree(entries);
@@ -205,7 +222,9 @@ async function writeAt(output: FileHandle, bytes: Uint8Array, position: number):
 /**
  * Writes a bootable image. The image goes to `output + '.tmp-<pid>-<random>'`
  * first and is renamed to `output` only when complete. On any error the
- * temporary file is removed and `output` is left as it was.
+ * temporary file is removed and `output` is left as it was, except when a
+ * rebuild had already moved the previous image to the temporary name (on
+ * filesystems without reflinks): then `output` is missing, never partial.
  */
 export async function writeImage(options: WriteImageOptions): Promise<ImageSummary> {
   return writeImageWithOrdering(options, {});
@@ -240,7 +259,7 @@ async function createEmpty(temporary: string): Promise<FileHandle> {
 export async function writeImageWithOrdering(
   options: WriteImageOptions,
   ordering: { bootfs?: TupleOrdering; rootfs?: TupleOrdering },
-  copy: PreviousImageCopy = 'reflink-only',
+  copy: PreviousImageCopy = 'clone-or-move',
 ): Promise<ImageSummary> {
   validateOptions(options);
   const label = options.label ?? '';
@@ -283,6 +302,7 @@ export async function writeImageWithOrdering(
     { offset: layout.rootfsOffset, sectors: rootfsSize / SECTOR_SIZE, plan: rootPlan },
   ] as const;
   let rebuild: RebuildPlan | undefined;
+  let start: IncrementalStart = 'clone';
   let fullReason: string | undefined;
   if (options.previous) {
     const decision = await planRebuild({ previous: options.previous, layout, filesystems, digests });
@@ -296,12 +316,13 @@ export async function writeImageWithOrdering(
   let host: ImageRecord['host'];
   try {
     if (rebuild) {
-      const cloned = await cloneImage(options.previous!, temporary, copy);
+      const cloned = await startFromPrevious(options.previous!, temporary, options.output, copy);
       if ('reason' in cloned) {
         rebuild = undefined;
         fullReason = cloned.reason;
       } else {
-        output = cloned;
+        output = cloned.handle;
+        start = cloned.start;
       }
     }
     output ??= await createEmpty(temporary);
@@ -360,7 +381,7 @@ export async function writeImageWithOrdering(
     uuidsDerived: options.uuid === undefined && options.bootUuid === undefined,
     filesystems: [filesystemRecord('bootfs', layout.bootfsOffset, uuids.boot, bootPlan, digests), filesystemRecord('rootfs', layout.rootfsOffset, uuids.root, rootPlan, digests)],
   };
-  const update = rebuild ? incrementalUpdate(rebuild, bootImage.length, filesystems) : { kind: 'full' as const, ...(fullReason !== undefined ? { reason: fullReason } : {}) };
+  const update = rebuild ? incrementalUpdate(rebuild, start, bootImage.length, filesystems) : { kind: 'full' as const, ...(fullReason !== undefined ? { reason: fullReason } : {}) };
   return summarize({ options, label, size, freeBytes, layout, bootPlan, rootPlan, rootTree, uuids, record, update });
 }
 

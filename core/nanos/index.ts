@@ -4,7 +4,7 @@
 
 export { writeImage, type ImageSummary, type ImageUpdate, type KernelFiles, type PartitionSummary, type WriteImageOptions } from './image-writer';
 export { IMAGE_RECORD_FORMAT, imageRecordSchema, parseImageRecord, type ImageRecord } from './image-record';
-export type { PreviousImage } from './image-rebuild';
+export { readLockedInodes, type PreviousImage } from './image-rebuild';
 export {
   findImageNode,
   readImage,

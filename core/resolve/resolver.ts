@@ -138,7 +138,9 @@ export class Resolver {
     checkVersionNeeds(session);
     const extraFiles = addRuntimeNeeds(session, loader);
 
-    return buildResult({ session, sysroot: this.sysroot, programPath, interpreter, extraFiles, schemaVersion: RESOLVE_SCHEMA_VERSION });
+    const result = buildResult({ session, sysroot: this.sysroot, programPath, interpreter, extraFiles, schemaVersion: RESOLVE_SCHEMA_VERSION });
+    if (result.interpreter && defaults?.source === 'loader') result.interpreter.systemDirs = [...defaults.systemDirs];
+    return result;
   }
 
   private loadProgram(programPath: string, allowSharedLibrary: boolean, givenImagePath: string | undefined): { object: LoadedObject; hostPath: string } {

@@ -131,7 +131,12 @@ export interface ResolveResult {
   machine: string;
   classification: Classification;
   /** PT_INTERP as written and where it is inside the root; absent for static programs. */
-  interpreter?: { path: string; realPath?: string };
+  interpreter?: {
+    path: string;
+    realPath?: string;
+    /** The glibc loader's built-in library folders, read from the loader file. Absent for musl and when the file is unreadable. */
+    systemDirs?: string[];
+  };
   libc: { flavour: LibcFlavour; version?: string };
   /** Found libraries in load order (breadth-first, as ld.so maps them), the interpreter excluded. */
   libraries: ResolvedLibrary[];

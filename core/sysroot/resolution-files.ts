@@ -110,7 +110,7 @@ export function loaderCacheRequest(resolution: ResolveResult, libraries: readonl
   const cached = libraries.filter((library) => library.foundBy.rule === 'ld-so-cache');
   if (cached.length === 0 || resolution.interpreter?.realPath === undefined) return undefined;
 
-  const systemDirs = new Set(loaderSystemDirs(resolution.interpreter.realPath, context.rooted));
+  const systemDirs = new Set(resolution.interpreter.systemDirs ?? loaderSystemDirs(resolution.interpreter.realPath, context.rooted));
   const outside = cached.filter((library) => !systemDirs.has(searchFolderOf(library)));
   if (outside.length === 0) return undefined;
 
