@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const example = join(root, 'examples', 'http-server');
-const cli = join(root, 'dist', 'core', 'cli', 'main.js');
+const cli = join(root, 'dist', 'bin', 'nx-unikernel.js');
 const program = join(example, 'dist', 'server');
 const image = join(example, 'dist', 'server.img');
 

@@ -10,7 +10,7 @@
 // tool run checks that its QEMU child has exactly that argument vector.
 //
 // Usage: node dist/bench/boot/run.js [--rounds N] [--no-node] [--cli PATH]
-// --cli names another build's dist/core/cli/main.js to measure as the tool,
+// --cli names another build's dist/bin/nx-unikernel.js to measure as the tool,
 // for example one built from an earlier commit. Images are always built with
 // this checkout's CLI.
 // Needs NX_UNIKERNEL_NANOS_DIR (a Nanos release folder), qemu-system-x86_64,
@@ -26,7 +26,7 @@ import { buildQemuCommand, findFreePort, type QemuCommand } from '../../core/qem
 import { measureBare, measureTool, type BootTiming, type PollSettings } from './boot-runs';
 
 const REPO = resolve(__dirname, '..', '..', '..');
-const BUILD_CLI = join(REPO, 'dist', 'core', 'cli', 'main.js');
+const BUILD_CLI = join(REPO, 'dist', 'bin', 'nx-unikernel.js');
 const GUEST_PORT = 8080;
 /** Memory and CPU count that `run` passes to startVm without a config (the config defaults 2G and 1). */
 const CLI_MEMORY = '2048M';

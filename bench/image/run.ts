@@ -29,7 +29,7 @@ import { mkfsManifest } from './mkfs-manifest';
 
 const REPO = path.resolve(__dirname, '../../..');
 const SERVER_JS = path.join(REPO, 'examples/node-server/server.js');
-const CLI = path.join(REPO, 'dist/core/cli/main.js');
+const CLI = path.join(REPO, 'dist/bin/nx-unikernel.js');
 
 interface Setup {
   work: string;

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../qemu';
 import { hasCommand, Lab } from '../resolve/test-support/lab';
 
-const CLI = path.resolve(__dirname, '../../dist/core/cli/main.js');
+const CLI = path.resolve(__dirname, '../../dist/bin/nx-unikernel.js');
 const REPO = path.resolve(__dirname, '../..');
 const KERNEL_DIR = process.env['NX_UNIKERNEL_NANOS_DIR'];
 const hasQemu = hasCommand('qemu-system-x86_64', ['--version']);

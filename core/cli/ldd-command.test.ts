@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseLddOutput } from '../../bench/ldd/ldd-output';
 import { hasCommand, Lab } from '../resolve/test-support/lab';
 
-const CLI = path.resolve(__dirname, '../../dist/core/cli/main.js');
+const CLI = path.resolve(__dirname, '../../dist/bin/nx-unikernel.js');
 const lab = Lab.create();
 afterAll(() => lab.remove());
 
