@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../qemu';
+import { processesMatching } from '../qemu/test-support/nanos-boot';
 import { hasCommand, Lab } from '../resolve/test-support/lab';
 
 const CLI = path.resolve(__dirname, '../../dist/bin/nx-unikernel.js');
@@ -58,6 +59,63 @@ async function fetchFromRun(args: string[], url: string, cwd = lab.dir): Promise
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }
+
+/** Starts `nx-unikernel run` in the background and resolves once its output matches `pattern`. */
+async function startRun(args: string[], pattern: RegExp): Promise<{ child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: lab.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const deadline = Date.now() + 60_000;
+  while (!pattern.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`run did not print ${pattern}:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { child, output: () => output, exited };
+}
+
+describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
+  const usage = Lab.create('nxu-run-usage-');
+  afterAll(() => usage.remove());
+
+  function runIn(dir: string, ...args: string[]): { status: number | null; stderr: string } {
+    const result = spawnSync(process.execPath, [CLI, 'run', ...args], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  it.each([
+    [['--memory', '1K'], 'memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
+    [['--memory', '15M'], 'memory: "15M" is below the minimum of 16M'],
+    [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
+    [['--ready-timeout', 'soon'], 'invalid --ready-timeout "soon"'],
+    [['--ready-timeout=-5'], 'invalid --ready-timeout "-5"'],
+    [['--ready-path', 'health'], 'invalid --ready-path "health": give an HTTP path that starts with "/" and has no spaces, e.g. --ready-path /health'],
+  ])('run %j exits 2', (args, message) => {
+    usage.write('exit0.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
+
+    const run = runIn(usage.dir, 'exit0', ...args);
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+
+  it('unikernel.json memory below minimum exits 2', () => {
+    usage.write('exit0.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
+    usage.write('unikernel.json', JSON.stringify({ program: 'exit0', memory: '8M' }));
+
+    const run = runIn(usage.dir, '-c', 'unikernel.json');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain('memory: "8M" is below the minimum of 16M that the Nanos kernel needs to boot');
+  });
+});
 
 describe.skipIf(skipReason !== undefined)('build, run and inspect on real programs', () => {
   const kernelArgs = ['--kernel-dir', KERNEL_DIR ?? ''];
@@ -112,6 +170,67 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     const run = cli('run', 'exit3', ...kernelArgs, '--accel', 'tcg');
     expect(run.status, run.stderr).toBe(3);
     expect(run.stderr).toContain('program exited with 3');
+  });
+
+  it.each([128, 200, 255, 3])('run exits with code %i', (code) => {
+    lab.write('exitn.c', '#include <stdlib.h>\nint main(int argc, char **argv){return atoi(argv[1]);}\n');
+    execFileSync('gcc', ['-o', lab.path('exitn'), lab.path('exitn.c')]);
+
+    const run = cli('run', 'exitn', ...kernelArgs, '--accel', 'tcg', '--args', String(code));
+
+    expect(run.status, run.stderr).toBe(code);
+    expect(run.stderr).toContain(`program exited with ${code}`);
+  });
+
+  it('kernel assertion ends run with an error', () => {
+    lab.write('exitn.c', '#include <stdlib.h>\nint main(int argc, char **argv){return atoi(argv[1]);}\n');
+    execFileSync('gcc', ['-o', lab.path('exitn'), lab.path('exitn.c')]);
+    // 5000 program arguments make Nanos 0.1.55 fail an assertion, after which QEMU keeps running.
+    const args = Array.from({ length: 5000 }, (_, index) => String(index));
+
+    const run = cli('run', 'exitn', ...kernelArgs, '--accel', 'tcg', '--memory', '256M', '--args', ...args);
+
+    expect(run.status, run.stderr).toBe(2);
+    const error = /^\[nx-unikernel run\] error: the Nanos kernel stopped with a fatal error: "(assertion .+)"; serial log: (\S+)$/m.exec(run.stderr);
+    expect(error, run.stderr).not.toBeNull();
+    expect(error?.[1]).toContain('failed at');
+    const serialLog = fs.readFileSync(error?.[2] ?? '', 'utf8');
+    fs.rmSync(error?.[2] ?? '', { force: true });
+    expect(serialLog).toContain(error?.[1]);
+  });
+
+  it('readiness timeout stops the VM', async () => {
+    lab.write('sleeper.c', '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("sleeping\\n");fflush(stdout);sleep(600);return 0;}\n');
+    execFileSync('gcc', ['-o', lab.path('sleeper'), lab.path('sleeper.c')]);
+    const build = cli('build', 'sleeper', '-o', 'sleeper.img', ...kernelArgs);
+    expect(build.status, build.stderr).toBe(0);
+    const port = await findFreePort();
+
+    const run = cli('run', 'sleeper.img', '-p', String(port), '--ready-timeout', '3', '--accel', 'tcg', '--memory', '256M');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`error: not ready, so the VM is stopped: guest port ${port}/tcp (host port ${port}) was not ready after 3000 ms`);
+    expect(run.stderr).toContain('last serial lines:');
+    expect(run.stderr).toContain('sleeping');
+    expect(processesMatching(lab.path('sleeper.img'))).toEqual([]);
+  });
+
+  it('second run of a busy image names the lock', async () => {
+    const first = await startRun(['sleeper.img', '--accel', 'tcg', '--memory', '256M'], /ready in \d+ ms/);
+    try {
+      expect(first.output()).toMatch(/ready in \d+ ms under tcg: the program started \(first output "sleeping"\)/);
+
+      const second = cli('run', 'sleeper.img', '--accel', 'tcg', '--memory', '256M');
+
+      expect(second.status, second.stderr).toBe(2);
+      expect(second.stderr).toContain(`${lab.path('sleeper.img')} is in use by another QEMU process`);
+      expect(second.stderr).toContain('Stop the other run of this image, or run a copy of it');
+      expect(second.stderr).not.toContain('qemu-system-x86_64: -device');
+    } finally {
+      first.child.kill('SIGINT');
+      await first.exited;
+    }
+    expect(processesMatching(lab.path('sleeper.img'))).toEqual([]);
   });
 
   it('getaddrinfo resolves localhost in the guest', () => {

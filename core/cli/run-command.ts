@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import type { ResolvedUnikernelConfig } from '../config';
-import type { VmExit } from '../qemu';
+import type { Vm, VmExit } from '../qemu';
 import type { ConfigCliOptions } from './config-options';
 import { createLog, type LogLine } from './log';
 import { addConfigOptions, CliInputError, reportFailure } from './shared-options';
@@ -23,7 +23,7 @@ export function runCommand(): Command {
     .argument('[target]', 'an image file, or an ELF program to build an image of first')
     .option('--bind <address>', 'host address the forwarded ports listen on (default 127.0.0.1)')
     .option('--ready-path <path>', 'HTTP path that must answer before the guest counts as ready, e.g. /health')
-    .option('--ready-timeout <seconds>', 'how long to wait for the forwarded ports to answer');
+    .option('--ready-timeout <seconds>', 'how long to wait for the forwarded TCP ports to answer, in seconds; the VM is stopped after it (default 30)');
   addConfigOptions(command);
   return command.action(async (target: string | undefined, options: RunOptions) => {
     process.exitCode = await runRun(target, options);
@@ -34,6 +34,7 @@ async function runRun(target: string | undefined, options: RunOptions): Promise<
   const log = createLog('run');
   let temporaryFolder: string | undefined;
   try {
+    checkReadinessOptions(options);
     const kind = target === undefined ? 'none' : fileKind(target);
     if (kind === 'other') {
       throw new CliInputError(`${target} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
@@ -48,12 +49,24 @@ async function runRun(target: string | undefined, options: RunOptions): Promise<
       temporaryFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'nx-unikernel-run-'));
       image = await buildTemporaryImage(config, temporaryFolder, log);
     }
-    const exit = await boot(image, config, options, log);
-    return exitStatus(exit, log);
+    const outcome = await boot(image, config, options, log);
+    return exitStatus(outcome, log);
   } catch (error) {
     return reportFailure(log, error);
   } finally {
     if (temporaryFolder !== undefined) fs.rmSync(temporaryFolder, { recursive: true, force: true });
+  }
+}
+
+/** Rejects --ready-timeout and --ready-path values that the readiness check cannot use. */
+function checkReadinessOptions(options: RunOptions): void {
+  const timeout = options.readyTimeout;
+  if (timeout !== undefined && (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(Number(timeout) > 0))) {
+    throw new CliInputError(`invalid --ready-timeout "${timeout}": give a positive number of seconds, e.g. --ready-timeout 30`);
+  }
+  const readyPath = options.readyPath;
+  if (readyPath !== undefined && !/^\/\S*$/.test(readyPath)) {
+    throw new CliInputError(`invalid --ready-path "${readyPath}": give an HTTP path that starts with "/" and has no spaces, e.g. --ready-path /health`);
   }
 }
 
@@ -91,7 +104,15 @@ async function buildTemporaryImage(config: ResolvedUnikernelConfig, folder: stri
   return output;
 }
 
-async function boot(image: string, config: ResolvedUnikernelConfig, options: RunOptions, log: LogLine): Promise<VmExit> {
+/** The end of a run: the VM's exit, and whether the runner stopped the VM because the guest was not ready. */
+interface RunOutcome {
+  exit: VmExit;
+  notReady: boolean;
+  image: string;
+  serialLog: string[];
+}
+
+async function boot(image: string, config: ResolvedUnikernelConfig, options: RunOptions, log: LogLine): Promise<RunOutcome> {
   const guest = createLog('guest', process.stdout);
   const bindAddress = options.bind ?? config.bindAddress;
   const httpPath = options.readyPath ?? config.readiness?.httpPath;
@@ -109,24 +130,75 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
       ? { timeoutMs: timeoutSeconds * 1000, ...(httpPath !== undefined ? { http: { path: httpPath } } : {}) }
       : false,
   });
+  const serialLog = collectSerialLog(vm);
   vm.on('serial', (line) => guest(line));
   vm.on('note', (message) => log(message));
 
+  let notReady = false;
   vm.ready.then(
     (ready) => {
+      if (ready.firstOutput !== undefined) {
+        log(`ready in ${ready.readyMs} ms under ${ready.accelerator}: the program started (first output ${JSON.stringify(ready.firstOutput)})`);
+        return;
+      }
       const urls = ready.ports.map((port) => `http://${bindAddress}:${port.hostPort}/ (guest ${port.guestPort}, ${port.evidence})`);
-      log(`ready in ${ready.readyMs} ms under ${ready.accelerator}${urls.length > 0 ? `: ${urls.join(', ')}` : ''}`);
+      log(`ready in ${ready.readyMs} ms under ${ready.accelerator}: ${urls.join(', ')}`);
     },
-    (error: Error) => log(`not ready: ${error.message}`),
+    (error: Error & { code?: string }) => {
+      // Only the readiness timeout is handled here: an exit before readiness
+      // and a start failure are reported with the exit.
+      if (error.code !== 'not-ready') return;
+      notReady = true;
+      log(`error: not ready, so the VM is stopped: ${error.message}${formatSerialTail(vm.serialTail)}`);
+      void vm.stop({ reason: `the guest was not ready within ${timeoutSeconds} s` });
+    },
   );
-  return vm.exited;
+  const exit = await vm.exited;
+  return { exit, notReady, image, serialLog };
 }
 
-function exitStatus(exit: VmExit, log: LogLine): number {
+const SERIAL_LOG_MAX_LINES = 10_000;
+
+/** Keeps the guest console output, so that a kernel failure can point to it in a file. */
+function collectSerialLog(vm: Vm): string[] {
+  const lines: string[] = [];
+  vm.on('serial', (line) => {
+    lines.push(line);
+    if (lines.length > SERIAL_LOG_MAX_LINES) lines.shift();
+  });
+  return lines;
+}
+
+function formatSerialTail(tail: readonly string[]): string {
+  return tail.length === 0 ? ' (the guest printed nothing)' : `\nlast serial lines:\n${tail.slice(-10).join('\n')}`;
+}
+
+/** Writes the guest console output to a file in the temp folder and returns its path. */
+function writeSerialLog(image: string, lines: readonly string[]): string {
+  const file = path.join(os.tmpdir(), `nx-unikernel-${path.basename(image)}-${process.pid}.serial.log`);
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/**
+ * Logs how the run ended and returns the exit status: the program's exit code,
+ * 130 when a signal stopped the VM, or 2 when the VM failed or was not ready.
+ */
+function exitStatus(outcome: RunOutcome, log: LogLine): number {
+  const { exit } = outcome;
   if (exit.kind === 'program-exit') {
     log(`program exited with ${exit.exitCode}`);
     return exit.exitCode;
   }
-  log(exit.kind === 'stopped' ? `stopped: ${exit.reason}` : `error: ${exit.message}`);
-  return exit.kind === 'stopped' ? 130 : 2;
+  if (outcome.notReady) return 2;
+  if (exit.kind === 'stopped') {
+    log(`stopped: ${exit.reason}`);
+    return 130;
+  }
+  if (exit.kernelMessage !== undefined) {
+    log(`error: ${exit.message}; serial log: ${writeSerialLog(outcome.image, outcome.serialLog)}`);
+    return 2;
+  }
+  log(`error: ${exit.message}`);
+  return 2;
 }

@@ -2,6 +2,8 @@
 // `description` and `example` into the JSON schema for editors, and
 // ConfigError messages quote `expected` and `example` for the key that failed.
 
+import { MIN_MEMORY_MIB } from '../qemu/command';
+
 export interface FieldDoc {
   /** Effect of the key and its default, shown by editors. */
   readonly description?: string;
@@ -142,7 +144,7 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     example: '8080, "5353/udp" or "8081:80"',
   },
   memory: {
-    description: `Guest RAM. Default "${DEFAULT_MEMORY}", as with ops run.`,
+    description: `Guest RAM. Default "${DEFAULT_MEMORY}", as with ops run. At least "${MIN_MEMORY_MIB}M", the least the Nanos kernel boots a small program with.`,
     expected: 'a size with a unit: B, K, M, G or T (powers of 1024)',
     example: '"512M"',
   },

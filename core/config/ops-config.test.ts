@@ -279,6 +279,13 @@ describe('readOpsConfig errors', () => {
     expect(errorOf({ RunConfig: { Memory: 'lots' } }).issues[0]?.path).toBe('RunConfig.Memory');
   });
 
+  it('rejects Memory below the boot minimum', () => {
+    const issue = errorOf({ RunConfig: { Memory: '8M' } }).issues[0];
+
+    expect(issue?.path).toBe('RunConfig.Memory');
+    expect(issue?.message).toContain('below the minimum of 16M that the Nanos kernel needs to boot');
+  });
+
   it('rejects numbers in ManifestPassthrough as ops does', () => {
     const error = errorOf({ ManifestPassthrough: { exec_wait_for_ip4_secs: 5 } });
 

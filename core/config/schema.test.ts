@@ -256,6 +256,8 @@ describe('parseUnikernelConfig invalid keys', () => {
     ['memory fraction', { memory: '1.5G' }, ['memory: "1.5G" is invalid']],
     ['memory hex', { memory: '0x100M' }, ['memory: "0x100M" is invalid']],
     ['memory zero', { memory: '0' }, ['memory: "0" is 0']],
+    ['memory 1K', { memory: '1K' }, ['memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more']],
+    ['memory 15M', { memory: '15M' }, ['memory: "15M" is below the minimum of 16M']],
     ['memory number', { memory: 512 }, ['memory: 512 is a number']],
     ['cpus zero', { cpus: 0 }, ['cpus: 0 is invalid', 'Expected a whole number of at least 1']],
     ['cpus fraction', { cpus: 1.5 }, ['cpus: 1.5 is not a whole number']],

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 
+import { MIN_MEMORY_MIB } from '../qemu/command';
 import { FIELD_DOCS } from './field-docs';
 import { parsePortSpec, parseSize, PORT_PATTERN, SIZE_PATTERN } from './units';
 
@@ -55,6 +56,17 @@ function sizeString(check: (bytes: number) => string | undefined) {
     });
 }
 
+/** Rejects guest memory below the minimum the Nanos kernel boots with (see MIN_MEMORY_MIB). */
+function checkMemory(bytes: number): string | undefined {
+  if (bytes === 0) {
+    return 'is 0';
+  }
+  if (bytes < MIN_MEMORY_MIB * ONE_MIB) {
+    return `is below the minimum of ${MIN_MEMORY_MIB}M that the Nanos kernel needs to boot: use "${MIN_MEMORY_MIB}M" or more`;
+  }
+  return undefined;
+}
+
 const portSpec = z
   .union([z.number().int(), z.string().regex(PORT_PATTERN, { abort: true })])
   .superRefine((spec, context) => {
@@ -99,7 +111,7 @@ export const UnikernelConfig = z
       .optional()
       .meta(docMeta('klibs')),
     ports: z.array(portSpec).optional().meta(docMeta('ports')),
-    memory: sizeString((bytes) => (bytes === 0 ? 'is 0' : undefined))
+    memory: sizeString(checkMemory)
       .optional()
       .meta(docMeta('memory')),
     cpus: z.number().int().min(1).optional().meta(docMeta('cpus')),

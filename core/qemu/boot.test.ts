@@ -5,13 +5,14 @@
 // and gcc; the tests are skipped with the reason otherwise.
 
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { probeKvm } from './accelerator';
 import { QemuError } from './errors';
+import { findKlogArea, readKlogDump } from './klog-dump';
 import { findFreePort } from './ports';
 import { runVm } from './run-vm';
 import { compileRunner, NODE_MODULES } from './test-support/child-runner';
@@ -48,10 +49,11 @@ describe.skipIf(skipReason !== undefined)('QEMU boots of Nanos images', () => {
   let exitImage: string;
   let httpImage: string;
   let loopbackImage: string;
+  let exitProgram: string;
 
   beforeAll(async () => {
     dir = await makeTempDir();
-    const exitProgram = await compileFixture('exit-code', dir);
+    exitProgram = await compileFixture('exit-code', dir);
     const server = await compileFixture('http-server', dir);
     exitImage = await makeImage(environment, exitProgram, ['3'], join(dir, 'exit3.img'));
     httpImage = await makeImage(environment, server, ['0.0.0.0', '8080'], join(dir, 'http.img'));
@@ -73,7 +75,7 @@ describe.skipIf(skipReason !== undefined)('QEMU boots of Nanos images', () => {
     const exit = await exitWithin(vm, EXIT_TIMEOUT_MS);
     await reading;
 
-    expect(exit).toEqual({ kind: 'program-exit', exitCode: 3, qemuStatus: 7, message: 'program exited with 3' });
+    expect(exit).toEqual({ kind: 'program-exit', exitCode: 3, exitCodeSource: 'klog-dump', qemuStatus: 7, message: 'program exited with 3' });
     expect(lines).toContain('exit-code fixture: exiting with 3');
     expect(vm.accelerator).toBe('tcg');
     expect(vm.qemuCommand.args).toContain('isa-debug-exit');
@@ -89,6 +91,98 @@ describe.skipIf(skipReason !== undefined)('QEMU boots of Nanos images', () => {
     expect(code).toBe(3);
     expect(notes).toEqual([]);
     console.info(`runVm under TCG: boot, run and exit in ${Date.now() - started} ms`);
+  });
+
+  it.each([128, 200, 255, 3])('runVm returns exit code %i', async (code) => {
+    const image = await makeImage(environment, exitProgram, [String(code)], join(dir, `exit${code}.img`));
+
+    const exit = await exitWithin(startVm({ image, accelerator: 'tcg', ...GUEST, network: false }), EXIT_TIMEOUT_MS);
+    expect(exit).toMatchObject({ kind: 'program-exit', exitCode: code, exitCodeSource: 'klog-dump' });
+
+    // A second boot of the same image must read its own dump, not the first one's.
+    expect(await runVm({ image, accelerator: 'tcg', ...GUEST, timeoutMs: EXIT_TIMEOUT_MS })).toBe(code);
+  });
+
+  it('stale klog dump is ignored', async () => {
+    const image = await makeImage(environment, exitProgram, ['0'], join(dir, 'exit0.img'));
+    const offset = await findKlogArea(image);
+    expect(offset).toBeDefined();
+    // A dump of code 128 from an earlier boot agrees with the QEMU status of exit 0 (both read 0 mod 128).
+    const stale = Buffer.alloc(16);
+    stale.write('KLOG', 0, 'latin1');
+    stale.writeInt32LE(128, 12);
+    const file = await open(image, 'r+');
+    await file.write(stale, 0, stale.length, offset);
+    await file.close();
+
+    const code = await runVm({ image, accelerator: 'tcg', ...GUEST, network: false, timeoutMs: EXIT_TIMEOUT_MS });
+
+    expect(code).toBe(0);
+    expect(await readKlogDump(image, offset as number)).toBeUndefined();
+  });
+
+  it('kernel assertion stops QEMU', async () => {
+    // 5000 program arguments make Nanos 0.1.55 fail an assertion in
+    // use_fault_handler(), after which QEMU keeps running.
+    const args = Array.from({ length: 5000 }, (_, index) => String(index));
+    const image = await makeImage(environment, exitProgram, args, join(dir, 'many-args.img'));
+    const started = Date.now();
+
+    const error = await runVm({ image, accelerator: 'tcg', ...GUEST, network: false, kernelFatalGraceMs: 2000, timeoutMs: EXIT_TIMEOUT_MS }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(QemuError);
+    expect((error as QemuError).code).toBe('vm-failure');
+    expect((error as QemuError).message).toMatch(/^the Nanos kernel stopped with a fatal error: "assertion is_kernel_context\(ctx\) failed at .+ in use_fault_handler\(\)"/);
+    expect((error as QemuError).exit).toMatchObject({ kind: 'vm-failure', kernelMessage: expect.stringContaining('assertion is_kernel_context(ctx) failed') });
+    expect(Date.now() - started).toBeLessThan(EXIT_TIMEOUT_MS);
+    expect(processesMatching(image)).toEqual([]);
+  });
+
+  it('program text like a kernel error is no error', async () => {
+    const program = await compileFixture('fake-fatal', dir);
+    const image = await makeImage(environment, program, ['0'], join(dir, 'fake-fatal.img'));
+    const lines: string[] = [];
+
+    const code = await runVm({ image, accelerator: 'tcg', ...GUEST, network: false, kernelFatalGraceMs: 2000, timeoutMs: EXIT_TIMEOUT_MS, onSerialLine: (line) => lines.push(line) });
+
+    expect(code).toBe(0);
+    expect(lines).toContain('assertion x > 0 failed at /src/app.c:12 (IP 0x401000) in main()');
+  });
+
+  it('without ports ready means program output', async () => {
+    const image = await bootCopy(httpImage);
+    const vm = startVm({ image, accelerator: 'tcg', ...GUEST });
+    const events: string[] = [];
+    vm.on('serial', (line) => events.push(`serial ${line}`));
+    vm.on('ready', () => events.push('ready'));
+
+    try {
+      const ready = await vm.ready;
+      expect(ready.firstOutput).toBe('listening on 0.0.0.0:8080');
+      expect(ready.ports).toEqual([]);
+      expect(events.indexOf('ready')).toBeGreaterThan(events.findIndex((event) => event.endsWith('en1: assigned 10.0.2.15')));
+      expect(events.indexOf('ready')).toBeGreaterThan(events.indexOf('serial listening on 0.0.0.0:8080'));
+    } finally {
+      await vm.stop({ graceMs: 1000 });
+    }
+  });
+
+  it('auto readiness waits for the KVM retry', async () => {
+    const kvm = probeKvm();
+    const image = await bootCopy(httpImage);
+    const vm = startVm({ image, accelerator: 'auto', ...GUEST, kvmRetryWindowMs: 5000 });
+
+    try {
+      const ready = await vm.ready;
+      const retried = vm.notes.some((note) => note.startsWith('KVM could not run the guest'));
+      // Ready comes after a retry under TCG, or under KVM only after the retry window.
+      if (retried) expect(ready.accelerator).toBe('tcg');
+      else if (ready.accelerator === 'kvm') expect(ready.readyMs).toBeGreaterThanOrEqual(5000);
+      expect(ready.firstOutput).toBe('listening on 0.0.0.0:8080');
+      console.info(`auto readiness: /dev/kvm ${kvm.usable ? 'usable' : 'not usable'}, ready under ${ready.accelerator} in ${ready.readyMs} ms, retried: ${retried}`);
+    } finally {
+      await vm.stop({ graceMs: 1000 });
+    }
   });
 
   it('runVm timeout stops the VM', async () => {

@@ -115,11 +115,14 @@ describe('buildQemuCommand', () => {
   it('memory accepts MiB numbers and suffixes', () => {
     expect(valuesOf(buildQemuCommand({ ...base, memory: 768 }).args, '-m')).toEqual(['768']);
     expect(valuesOf(buildQemuCommand({ ...base, memory: '1g' }).args, '-m')).toEqual(['1G']);
+    expect(valuesOf(buildQemuCommand({ ...base, memory: '16M' }).args, '-m')).toEqual(['16M']);
   });
 
   it.each([
     [{ memory: '2GB' }, 'invalid memory size "2GB": use a number of MiB or a size with an M or G suffix, such as 512M or 2G'],
     [{ memory: 0 }, 'invalid memory size "0"'],
+    [{ memory: 15 }, 'memory size "15" is below the minimum of 16M that the Nanos kernel needs to boot: use 16M or more'],
+    [{ memory: '1M' }, 'memory size "1M" is below the minimum of 16M'],
     [{ cpus: 0 }, 'invalid CPU count 0: use a whole number from 1 to 255'],
     [{ cpus: 1.5 }, 'invalid CPU count 1.5'],
     [{ image: '' }, 'the image path is empty: pass the path of a Nanos disk image'],

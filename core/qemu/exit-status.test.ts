@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { findQemuErrorLine, hasKvmInternalError, mapQemuExit } from './exit-status';
+import { applyKernelFatal, applyKlogExitCode, findQemuErrorLine, hasKvmInternalError, mapQemuExit } from './exit-status';
 
 const KVM_DUMP = `qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]
 KVM internal error. Suberror: 1
@@ -15,7 +15,13 @@ describe('mapQemuExit', () => {
     [255, 127],
     [145, 72],
   ])('status %i is program exit %i', (status, exitCode) => {
-    expect(mapQemuExit({ status, signal: null })).toEqual({ kind: 'program-exit', exitCode, qemuStatus: status, message: `program exited with ${exitCode}` });
+    expect(mapQemuExit({ status, signal: null })).toEqual({
+      kind: 'program-exit',
+      exitCode,
+      exitCodeSource: 'debug-exit',
+      qemuStatus: status,
+      message: `program exited with ${exitCode}`,
+    });
   });
 
   it('status 0 is a VM failure', () => {
@@ -125,5 +131,89 @@ describe('QEMU output checks', () => {
 
     expect(findQemuErrorLine(stderr)).toBe('qemu-system-x86_64: -m 2X: Parameter size expects a non-negative number');
     expect(findQemuErrorLine('KVM internal error. Suberror: 1\n')).toBeUndefined();
+  });
+});
+
+describe('applyKlogExitCode', () => {
+  it.each([
+    [1, 128, 128],
+    [145, 200, 200],
+    [255, 255, 255],
+    [7, 3, 3],
+    [1, 256, 0],
+    [255, -1, 255],
+  ])('status %i with dump code %i is exit %i', (status, dumpCode, exitCode) => {
+    const exit = applyKlogExitCode(mapQemuExit({ status, signal: null }), dumpCode);
+
+    expect(exit).toMatchObject({ kind: 'program-exit', exitCode, message: `program exited with ${exitCode}` });
+  });
+
+  it('marks the klog dump as the source', () => {
+    expect(applyKlogExitCode(mapQemuExit({ status: 1, signal: null }), 128)).toMatchObject({ exitCodeSource: 'klog-dump' });
+  });
+
+  it('without a dump keeps the QEMU status code', () => {
+    expect(applyKlogExitCode(mapQemuExit({ status: 1, signal: null }), undefined)).toMatchObject({ exitCode: 0, exitCodeSource: 'debug-exit' });
+  });
+
+  it('ignores a dump that contradicts the status', () => {
+    expect(applyKlogExitCode(mapQemuExit({ status: 7, signal: null }), 200)).toMatchObject({ exitCode: 3, exitCodeSource: 'debug-exit' });
+  });
+
+  it('leaves a failure alone', () => {
+    const failure = mapQemuExit({ status: 0, signal: null });
+
+    expect(applyKlogExitCode(failure, 3)).toBe(failure);
+  });
+});
+
+describe('applyKernelFatal', () => {
+  const assertion = 'assertion x failed at a.c:1 (IP 0x1) in f()';
+
+  it('halt status becomes a kernel failure', () => {
+    const exit = applyKernelFatal(mapQemuExit({ status: 255, signal: null }), assertion, false);
+
+    expect(exit).toMatchObject({ kind: 'vm-failure', kernelMessage: assertion, qemuStatus: 255 });
+    expect(exit.message).toBe(`the Nanos kernel stopped with a fatal error: "${assertion}"`);
+  });
+
+  it('stop for the fatal error becomes a kernel failure', () => {
+    const stopped = mapQemuExit({ status: 0, signal: null, stopReason: 'kernel fatal error' });
+
+    expect(applyKernelFatal(stopped, assertion, true)).toMatchObject({ kind: 'vm-failure', kernelMessage: assertion });
+  });
+
+  it('other program exit codes stay program exits', () => {
+    const exit = mapQemuExit({ status: 7, signal: null });
+
+    expect(applyKernelFatal(exit, assertion, false)).toBe(exit);
+  });
+
+  it('a stop for another reason stays a stop', () => {
+    const stopped = mapQemuExit({ status: 0, signal: null, stopReason: 'this process received SIGINT' });
+
+    expect(applyKernelFatal(stopped, assertion, false)).toBe(stopped);
+  });
+
+  it('without a kernel message nothing changes', () => {
+    const exit = mapQemuExit({ status: 255, signal: null });
+
+    expect(applyKernelFatal(exit, undefined, false)).toBe(exit);
+  });
+});
+
+describe('image lock failure', () => {
+  const stderr = 'qemu-system-x86_64: -device scsi-hd,bus=scsi0.0,drive=hd0: Failed to get "write" lock\nIs another process using the image [/tmp/app.img]?\n';
+
+  it('names the image and the fix', () => {
+    const exit = mapQemuExit({ status: 1, signal: null, stderr, image: '/work/app.img' });
+
+    expect(exit.kind).toBe('vm-failure');
+    expect(exit.message).toContain('/work/app.img is in use by another QEMU process');
+    expect(exit.message).toContain('Stop the other run of this image, or run a copy of it');
+  });
+
+  it('takes the image from QEMU without one given', () => {
+    expect(mapQemuExit({ status: 1, signal: null, stderr }).message).toContain('/tmp/app.img is in use by another QEMU process');
   });
 });

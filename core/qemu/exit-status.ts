@@ -5,14 +5,19 @@
 // isa-debug-exit device listens there by default and exits QEMU with status
 // (code << 1) | 1 (hw/misc/debugexit.c). So an odd status s is the program
 // exit code (s - 1) / 2. The process status has 8 bits, so only code mod 128
-// survives: 128 reads as 0 and 200 as 72. A Nanos kernel halt leaves through
-// the same port with status 255, which reads as exit code 127.
+// survives: 128 reads as 0 and 200 as 72. The runner then reads the full code
+// from the klog dump that Nanos writes on a non-zero exit (klog-dump.ts). A
+// Nanos kernel halt leaves through the same port with code 0x7f (status 255)
+// and a fault with code 0x7e (status 253), which read as exit codes 127 and
+// 126 (VM_EXIT_HALT and VM_EXIT_FAULT in src/runtime/runtime.h).
 
 export type VmExit =
   | {
       kind: 'program-exit';
-      /** The program's exit code mod 128. */
+      /** The program's exit code: mod 256 from the klog dump, else mod 128 from the QEMU status. */
       exitCode: number;
+      /** The source of the exit code: the klog dump of this boot, or only the isa-debug-exit status. */
+      exitCodeSource: 'klog-dump' | 'debug-exit';
       qemuStatus: number;
       message: string;
     }
@@ -31,6 +36,8 @@ export type VmExit =
       signal: string | null;
       /** Whether QEMU reported "KVM internal error", which a retry under TCG can avoid. */
       kvmInternalError: boolean;
+      /** The fatal-error line the guest kernel printed, when it printed one. */
+      kernelMessage?: string;
       message: string;
     };
 
@@ -44,7 +51,12 @@ export interface QemuTermination {
   stopReason?: string;
   /** Whether the guest wrote to the serial console, which proves that QEMU started. */
   guestOutput?: boolean;
+  /** The image path, named in the message when another QEMU holds its lock. */
+  image?: string;
 }
+
+/** The exit codes Nanos 0.1.55 shuts down with after halt() (0x7f) and after an unhandled fault (0x7e). */
+const KERNEL_HALT_EXIT_CODES: ReadonlySet<number> = new Set([0x7f, 0x7e]);
 
 const SEE_SERIAL_LOG = 'see the serial log';
 
@@ -75,12 +87,12 @@ export function mapQemuExit(termination: QemuTermination): VmExit {
   // rules that out.
   const errorLine = findQemuErrorLine(stderr);
   if (status === 1 && errorLine !== undefined && termination.guestOutput !== true) {
-    return { kind: 'vm-failure', qemuStatus: status, signal, kvmInternalError, message: describeQemuError(errorLine) };
+    return { kind: 'vm-failure', qemuStatus: status, signal, kvmInternalError, message: describeQemuError(errorLine, stderr, termination.image) };
   }
 
   if (status !== null && status % 2 === 1) {
     const exitCode = (status - 1) / 2;
-    return { kind: 'program-exit', exitCode, qemuStatus: status, message: `program exited with ${exitCode}` };
+    return { kind: 'program-exit', exitCode, exitCodeSource: 'debug-exit', qemuStatus: status, message: `program exited with ${exitCode}` };
   }
 
   if (kvmInternalError) {
@@ -102,6 +114,35 @@ export function mapQemuExit(termination: QemuTermination): VmExit {
   return { kind: 'vm-failure', qemuStatus: status, signal, kvmInternalError, message: describeFailure(status, signal, errorLine) };
 }
 
+/**
+ * Replaces the exit code mod 128 of a program exit with the code from the klog
+ * dump of the same boot. The dump is ignored when its code does not match the
+ * QEMU status, which would mean it is not this exit's dump.
+ */
+export function applyKlogExitCode(exit: VmExit, dumpExitCode: number | undefined): VmExit {
+  if (exit.kind !== 'program-exit' || dumpExitCode === undefined) return exit;
+  // Like Linux, keep the low 8 bits of the code the program passed to exit().
+  const exitCode = dumpExitCode & 0xff;
+  if (exitCode % 128 !== exit.exitCode) return exit;
+  return { ...exit, exitCode, exitCodeSource: 'klog-dump', message: `program exited with ${exitCode}` };
+}
+
+/**
+ * Turns the exit after a kernel fatal-error report into a `vm-failure` that
+ * quotes the kernel. A program exit with a code other than the kernel's halt
+ * and fault codes is kept, because then the text came from the program itself.
+ */
+export function applyKernelFatal(exit: VmExit, kernelMessage: string | undefined, stoppedForFatal: boolean): VmExit {
+  if (kernelMessage === undefined) return exit;
+  if (exit.kind === 'program-exit' && !KERNEL_HALT_EXIT_CODES.has(exit.exitCode)) return exit;
+  if (exit.kind === 'stopped' && !stoppedForFatal) return exit;
+
+  const kvmInternalError = exit.kind === 'vm-failure' && exit.kvmInternalError;
+  const signal = exit.kind === 'program-exit' ? null : exit.signal;
+  const message = `the Nanos kernel stopped with a fatal error: "${kernelMessage}"`;
+  return { kind: 'vm-failure', qemuStatus: exit.qemuStatus, signal, kvmInternalError, kernelMessage, message };
+}
+
 function describeFailure(status: number | null, signal: string | null, errorLine: string | undefined): string {
   const qemuSaid = errorLine === undefined ? '' : ` QEMU reported: ${errorLine}`;
   if (signal !== null) return `QEMU was killed by ${signal} without a program exit code: ${SEE_SERIAL_LOG}.${qemuSaid}`;
@@ -114,7 +155,14 @@ function describeFailure(status: number | null, signal: string | null, errorLine
   return `QEMU exited with status ${status} without a program exit code: the guest crashed or QEMU failed; ${SEE_SERIAL_LOG}.${qemuSaid}`;
 }
 
-function describeQemuError(line: string): string {
+function describeQemuError(line: string, stderr: string, image: string | undefined): string {
+  if (line.includes('Failed to get "write" lock')) {
+    const name = image ?? /Is another process using the image \[(.+)\]\?/.exec(stderr)?.[1] ?? 'the image';
+    return (
+      `${name} is in use by another QEMU process (QEMU: Failed to get "write" lock). ` +
+      'Stop the other run of this image, or run a copy of it (cp IMAGE COPY, then run COPY).'
+    );
+  }
   if (line.includes('Could not set up host forwarding rule')) {
     return `QEMU could not forward a host port (${line}): another process holds it. Stop that process or choose another port with -p HOST:GUEST.`;
   }

@@ -14,8 +14,9 @@ export interface RunVmOptions extends StartVmOptions {
 }
 
 /**
- * Boots the image and resolves with the program's exit code (mod 128, see
- * exit-status.ts). Rejects with QemuError `vm-failure` when the guest or QEMU
+ * Boots the image and resolves with the program's exit code (0-255; mod 128
+ * when the klog dump cannot be read, see exit-status.ts). Rejects with
+ * QemuError `vm-failure` when the guest kernel reported a fatal error or QEMU
  * failed without an exit code, `timeout` after `timeoutMs`, `stopped` when a
  * signal stopped the VM, or a start error from `startVm`.
  */

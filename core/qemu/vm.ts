@@ -1,6 +1,6 @@
 // Runs one Nanos image in QEMU and owns the QEMU process: serial console lines,
-// readiness of forwarded ports, the mapped exit, stop(), the KVM-to-TCG retry
-// and cleanup when this process is interrupted.
+// readiness, the mapped exit (with the klog exit code and kernel fatal errors),
+// stop(), the KVM-to-TCG retry and cleanup when this process is interrupted.
 
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,9 @@ import { execa, type ResultPromise } from 'execa';
 import { detectAccelerator, type Accelerator, type AcceleratorChoice, type AcceleratorRequest } from './accelerator';
 import { buildQemuCommand, type QemuCommand, type QemuCommandOptions } from './command';
 import { QemuError } from './errors';
-import { findQemuErrorLine, hasKvmInternalError, mapQemuExit, type VmExit } from './exit-status';
+import { applyKernelFatal, applyKlogExitCode, findQemuErrorLine, hasKvmInternalError, mapQemuExit, type VmExit } from './exit-status';
+import { KernelFatalWatcher } from './kernel-fatal';
+import { clearKlogDump, findKlogArea, readKlogDump } from './klog-dump';
 import { LineQueue } from './line-queue';
 import { DEFAULT_BIND_ADDRESS, assertHostPortsFree, mergePortForwards, type PortForward, type PortInput } from './ports';
 import { waitForPorts, type PortReadiness, type ReadinessOptions } from './readiness';
@@ -36,12 +38,20 @@ export interface StartVmOptions extends Omit<QemuCommandOptions, 'accelerator' |
   checkHostPorts?: boolean;
   /** Whether SIGINT, SIGTERM and SIGHUP of this process stop the VM. Default true. */
   handleSignals?: boolean;
+  /**
+   * After the guest kernel prints a fatal error, the time QEMU gets to exit by
+   * itself before it is stopped, in ms. Default 3000.
+   */
+  kernelFatalGraceMs?: number;
 }
 
 export interface VmReady {
-  /** Time from `startVm` until every port served, in ms. */
+  /** Time from `startVm` until every port served, or until the first program output, in ms. */
   readyMs: number;
+  /** The ports that served; empty when readiness came from the program's console output. */
   ports: PortReadiness[];
+  /** The program's first console line, when there was no TCP port to check. */
+  firstOutput?: string;
   accelerator: Accelerator;
 }
 
@@ -55,6 +65,10 @@ export interface StopOptions {
 const STDERR_LIMIT = 64 * 1024;
 const SERIAL_TAIL_LINES = 50;
 const NETWORK_UP_LINE = /: assigned \d+\.\d+\.\d+\.\d+/;
+// Nanos prefixes its own console messages with the uptime in seconds, as in
+// "[0.390867] en1: assigned 10.0.2.15" (log_printf in src/kernel/log.c). It
+// prints no banner, so the first other line is the program's output.
+const KERNEL_MESSAGE_LINE = /^\[\d+\.\d+\] /;
 
 interface VmEvents {
   /** A line of the guest serial console, without its line break. */
@@ -95,12 +109,22 @@ export class Vm extends EventEmitter<VmEvents> {
   private networkUp = false;
   private serialLineCount = 0;
   private finished = false;
-  private readyOnSpawn = false;
+  /** Whether readiness is the program's first console line, because there is no TCP port to check. */
+  private readyOnOutput = false;
+  private readyReported = false;
+  /** Counts QEMU processes; readiness evidence from an earlier one is discarded. */
+  private attempt = 0;
+  private attemptStartedAt = Date.now();
+  private readyTimer: NodeJS.Timeout | undefined;
+  private portWaitAbort: AbortController | undefined;
+  private kernelFatal = new KernelFatalWatcher();
+  private kernelFatalTimer: NodeJS.Timeout | undefined;
+  private stoppedForKernelFatal = false;
+  private klogOffset: number | undefined;
   private readonly endListeners: (() => void)[] = [];
   private stderrText = '';
   private readonly serialTailLines: string[] = [];
   private readonly startedAt = Date.now();
-  private readonly readinessAbort = new AbortController();
   private resolveReady!: (ready: VmReady) => void;
   private rejectReady!: (error: unknown) => void;
   private resolveExited!: (exit: VmExit) => void;
@@ -215,6 +239,9 @@ export class Vm extends EventEmitter<VmEvents> {
         this.networkUp = false;
         this.serialLineCount = 0;
         this.stderrText = '';
+        this.kernelFatal = new KernelFatalWatcher();
+        this.attempt += 1;
+        this.startReadiness();
         exit = await this.runQemu(this.currentCommand);
       }
 
@@ -244,6 +271,8 @@ export class Vm extends EventEmitter<VmEvents> {
     if (this.stopReason !== undefined) {
       return { kind: 'stopped', reason: this.stopReason, qemuStatus: null, signal: null, message: `VM stopped before QEMU started (${this.stopReason})` };
     }
+    await this.prepareKlogArea();
+    this.attemptStartedAt = Date.now();
 
     const subprocess = execa(command.file, command.args, {
       stdin: 'ignore',
@@ -255,12 +284,6 @@ export class Vm extends EventEmitter<VmEvents> {
       forceKillAfterDelay: false,
     });
     this.subprocess = subprocess;
-    if (this.readyOnSpawn) {
-      subprocess.once('spawn', () => {
-        this.readyOnSpawn = false;
-        this.markReady([]);
-      });
-    }
     const accelerator = this.choice.accelerator;
 
     const serial = createInterface({ input: subprocess.stdout, crlfDelay: Infinity });
@@ -279,18 +302,55 @@ export class Vm extends EventEmitter<VmEvents> {
     await linesDone;
     clearTimeout(this.killTimer);
     this.killTimer = undefined;
+    clearTimeout(this.kernelFatalTimer);
+    this.kernelFatalTimer = undefined;
     this.subprocess = undefined;
 
     if (result.exitCode === undefined && result.signal === undefined) {
       throw spawnError(command, result.cause);
     }
-    return mapQemuExit({
+    const exit = mapQemuExit({
       status: result.exitCode ?? null,
       signal: result.signal ?? null,
       stderr: this.stderrText,
       stopReason: this.stopReason,
       guestOutput: this.serialLineCount > 0,
+      image: this.image,
     });
+    const withKlog = applyKlogExitCode(exit, await this.readKlogExitCode(exit));
+    return applyKernelFatal(withKlog, this.kernelFatal.message, this.stoppedForKernelFatal);
+  }
+
+  /**
+   * Finds the klog dump area and clears a dump an earlier boot left there. A
+   * qcow2 image or one without an MBR gets no klog check.
+   */
+  private async prepareKlogArea(): Promise<void> {
+    this.klogOffset = undefined;
+    // NOTE: in a qcow2 image the area is not at a fixed file offset, so exit codes of 128 and more read mod 128 there.
+    if (this.currentCommand.args.some((arg) => arg.includes('format=qcow2'))) return;
+    try {
+      const offset = await findKlogArea(this.image);
+      if (offset === undefined) return;
+      // NOTE: when another QEMU runs this image, this boot fails on QEMU's
+      // write lock, but the clearing may already have erased a dump the other
+      // boot wrote at that moment.
+      await clearKlogDump(this.image, offset);
+      this.klogOffset = offset;
+    } catch (error) {
+      // QEMU reports a missing or unreadable image itself, with its own message.
+      this.note(`the klog dump area of ${this.image} could not be prepared (${(error as Error).message}), so exit codes of 128 and more read mod 128`);
+    }
+  }
+
+  private async readKlogExitCode(exit: VmExit): Promise<number | undefined> {
+    if (exit.kind !== 'program-exit' || this.klogOffset === undefined) return undefined;
+    try {
+      return (await readKlogDump(this.image, this.klogOffset))?.exitCode;
+    } catch (error) {
+      this.note(`the klog dump of ${this.image} could not be read (${(error as Error).message}), so the exit code is mod 128`);
+      return undefined;
+    }
   }
 
   private onSerialLine(line: string): void {
@@ -299,9 +359,45 @@ export class Vm extends EventEmitter<VmEvents> {
     this.serialTailLines.push(line);
     if (this.serialTailLines.length > SERIAL_TAIL_LINES) this.serialTailLines.shift();
     this.emit('serial', line);
+
+    if (this.kernelFatal.feed(line)) {
+      this.onKernelFatal();
+      return;
+    }
+    if (this.readyOnOutput && !this.kernelFatal.detected && line.trim() !== '' && !KERNEL_MESSAGE_LINE.test(line)) {
+      this.readyOnOutput = false;
+      this.markReady(this.attempt, [], line);
+    }
   }
 
+  /**
+   * Gives QEMU `kernelFatalGraceMs` to exit after a kernel fatal-error report,
+   * because after some errors (an assertion inside a fault handler) the guest
+   * stops making progress and QEMU never exits by itself.
+   */
+  private onKernelFatal(): void {
+    const graceMs = this.options.kernelFatalGraceMs ?? 3000;
+    // NOTE: the kernel and the program share the serial console, so a program
+    // that prints a line in one of these formats looks the same. Such a
+    // program is stopped once it keeps running past the grace time, and its
+    // exit reads as a kernel error when its exit code is 126 or 127, the
+    // codes of a kernel halt or fault.
+    this.kernelFatalTimer = setTimeout(() => {
+      if (this.subprocess === undefined) return;
+      this.stoppedForKernelFatal = true;
+      void this.stop({ reason: `the Nanos kernel printed a fatal error: "${this.kernelFatal.message}"` });
+    }, graceMs);
+  }
+
+  /**
+   * Starts the readiness check of the current QEMU process: the forwarded TCP
+   * ports, or without any, the program's first console line. After a retry
+   * under TCG it starts again, because evidence from the failed process is void.
+   */
   private startReadiness(): void {
+    this.portWaitAbort?.abort(new Error('the VM restarted under TCG'));
+    this.portWaitAbort = undefined;
+    const attempt = this.attempt;
     const readiness = this.options.readiness;
     const wanted = readiness === false ? [] : readiness?.guestPorts;
     const targets = this.forwards
@@ -309,37 +405,57 @@ export class Vm extends EventEmitter<VmEvents> {
       .map((forward) => ({ guestPort: forward.guestPort, hostPort: forward.hostPort }));
 
     if (readiness === false || targets.length === 0) {
-      // NOTE: without a TCP port to probe, "ready" only means that the first QEMU process started.
-      this.readyOnSpawn = true;
+      // Without a TCP port there is no timeout: a program may run silently and still be fine.
+      this.readyOnOutput = true;
       return;
     }
 
+    const abort = new AbortController();
+    this.portWaitAbort = abort;
     const bindAddress = this.options.bindAddress ?? DEFAULT_BIND_ADDRESS;
     waitForPorts(targets, {
       ...readiness,
       host: bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress,
       guestNetworkUp: () => this.networkUp,
       onHint: (hint) => this.note(hint),
-      signal: this.readinessAbort.signal,
+      signal: abort.signal,
     }).then(
-      (result) => this.markReady(result.ports),
+      (result) => this.markReady(attempt, result.ports),
       (error: unknown) => {
+        if (attempt !== this.attempt) return;
         const withStderr = error instanceof QemuError && error.code === 'not-ready' ? new QemuError(error.code, error.message, { stderr: this.stderrText }) : error;
         this.rejectReady(withStderr);
       },
     );
   }
 
-  private markReady(ports: PortReadiness[]): void {
-    const ready: VmReady = { readyMs: Date.now() - this.startedAt, ports, accelerator: this.accelerator };
+  /**
+   * Reports readiness, but in auto mode under KVM not before the retry window
+   * has passed: a KVM failure within it restarts QEMU under TCG, and a guest
+   * that is about to be restarted is not ready.
+   */
+  private markReady(attempt: number, ports: PortReadiness[], firstOutput?: string): void {
+    if (attempt !== this.attempt || this.finished || this.readyReported) return;
+
+    const retryPossible = (this.options.accelerator ?? 'auto') === 'auto' && this.choice.accelerator === 'kvm';
+    const windowLeftMs = this.attemptStartedAt + (this.options.kvmRetryWindowMs ?? 5000) - Date.now();
+    if (retryPossible && windowLeftMs > 0) {
+      clearTimeout(this.readyTimer);
+      this.readyTimer = setTimeout(() => this.markReady(attempt, ports, firstOutput), windowLeftMs);
+      return;
+    }
+
+    this.readyReported = true;
+    const ready: VmReady = { readyMs: Date.now() - this.startedAt, ports, ...(firstOutput !== undefined ? { firstOutput } : {}), accelerator: this.accelerator };
     this.resolveReady(ready);
     this.emit('ready', ready);
   }
 
   private finish(exit: VmExit): void {
     this.finished = true;
+    clearTimeout(this.readyTimer);
     const notReady = new QemuError('exited-before-ready', `the VM exited before it was ready: ${exit.message}`, { exit, stderr: this.stderrText });
-    this.readinessAbort.abort(notReady);
+    this.portWaitAbort?.abort(notReady);
     this.rejectReady(notReady);
     this.resolveExited(exit);
     this.emit('exit', exit);
@@ -348,7 +464,9 @@ export class Vm extends EventEmitter<VmEvents> {
 
   private fail(error: unknown): void {
     this.finished = true;
-    this.readinessAbort.abort(error);
+    clearTimeout(this.readyTimer);
+    clearTimeout(this.kernelFatalTimer);
+    this.portWaitAbort?.abort(error);
     this.rejectReady(error);
     this.rejectExited(error);
     this.endIteration();
