@@ -14,7 +14,7 @@
 // for example one built from an earlier commit. Images are always built with
 // this checkout's CLI.
 // Needs NX_UNIKERNEL_NANOS_DIR (a Nanos release folder), qemu-system-x86_64,
-// gcc and a built CLI (npx tsc -p tsconfig.build.json).
+// gcc and a built CLI (npm run build).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     throw new Error('NX_UNIKERNEL_NANOS_DIR is not set to a Nanos release folder with kernel.img and boot.img');
   }
   for (const cli of new Set([BUILD_CLI, toolCli])) {
-    if (!existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first with npx tsc -p tsconfig.build.json`);
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first with npm run build`);
   }
 
   const work = mkdtempSync(join(tmpdir(), 'nx-unikernel-bench-boot-'));

@@ -33,9 +33,11 @@ function main(): void {
   });
 }
 
+/** The package version, set by the bundler (scripts/bundle-cli.mjs). */
+declare const NX_UNIKERNEL_VERSION: string;
+
 function readVersion(): string {
-  // The compiled file sits at dist/core/cli/main.js, three levels below package.json.
-  return (require('../../../package.json') as { version: string }).version;
+  return NX_UNIKERNEL_VERSION;
 }
 
 main();
