@@ -95,6 +95,29 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
   });
 
+  it('-p ports add to the config ports', async () => {
+    const configPort = await findFreePort();
+    const cliPort = await findFreePort();
+    const build = cli('build', 'server', '-o', 'ports.img', ...kernelArgs, '--args', '8080');
+    expect(build.status, build.stderr).toBe(0);
+    lab.write('ports.json', JSON.stringify({ ports: [`${configPort}:8080`] }));
+
+    const run = await fetchFromRun(['ports.img', '-c', 'ports.json', '-p', `${cliPort}:8080`, '--accel', 'tcg'], `http://127.0.0.1:${configPort}/`);
+
+    expect(run.body).toBe('hello from a unikernel!\n');
+    expect(run.output).toContain(`http://127.0.0.1:${configPort}/ (guest 8080`);
+    expect(run.output).toContain(`http://127.0.0.1:${cliPort}/ (guest 8080`);
+  });
+
+  it('-p conflicting with the config is rejected', () => {
+    lab.write('conflict.json', JSON.stringify({ ports: ['18080:8080'] }));
+
+    const run = cli('run', 'ports.img', '-c', 'conflict.json', '-p', '18080:81', '--accel', 'tcg');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`-p "18080:81" forwards host port 18080/tcp to guest port 81, but port "18080:8080/tcp" of ${lab.path('conflict.json')} already forwards it to guest port 8080.`);
+  });
+
   it('the machine\'s node runs a JavaScript server from the image', async () => {
     lab.copy(path.join(REPO, 'examples/node-server/server.js'), 'node-app/server.js');
     const port = await findFreePort();

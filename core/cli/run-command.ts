@@ -98,6 +98,16 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
   const timeoutSeconds = options.readyTimeout !== undefined ? Number(options.readyTimeout) : config.readiness?.timeoutSeconds ?? 30;
   const { startVm } = require('../qemu') as typeof import('../qemu');
 
+  // The runner probes every port at the bind address (127.0.0.1 for 0.0.0.0), so a
+  // forward with a host address of its own is probed only when that address matches.
+  // NOTE: the runner selects ports by guest port, so such a forward that shares its
+  // guest port with a probed one is still probed at the bind address.
+  const probeAddress = bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
+  const probed = config.ports.filter(
+    (port) => port.protocol === 'tcp' && (port.hostAddress === undefined || port.hostAddress === probeAddress || port.hostAddress === '0.0.0.0'),
+  );
+  const hostAddressOf = (hostPort: number) => config.ports.find((port) => port.protocol === 'tcp' && port.hostPort === hostPort)?.hostAddress ?? bindAddress;
+
   const vm = startVm({
     image,
     memory: `${Math.ceil(config.memoryBytes / (1024 * 1024))}M`,
@@ -105,8 +115,8 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
     accelerator: config.accelerator,
     ports: config.ports,
     bindAddress,
-    readiness: config.ports.some((port) => port.protocol === 'tcp')
-      ? { timeoutMs: timeoutSeconds * 1000, ...(httpPath !== undefined ? { http: { path: httpPath } } : {}) }
+    readiness: probed.length > 0
+      ? { guestPorts: probed.map((port) => port.guestPort), timeoutMs: timeoutSeconds * 1000, ...(httpPath !== undefined ? { http: { path: httpPath } } : {}) }
       : false,
   });
   vm.on('serial', (line) => guest(line));
@@ -114,7 +124,7 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
 
   vm.ready.then(
     (ready) => {
-      const urls = ready.ports.map((port) => `http://${bindAddress}:${port.hostPort}/ (guest ${port.guestPort}, ${port.evidence})`);
+      const urls = ready.ports.map((port) => `http://${hostAddressOf(port.hostPort)}:${port.hostPort}/ (guest ${port.guestPort}, ${port.evidence})`);
       log(`ready in ${ready.readyMs} ms under ${ready.accelerator}${urls.length > 0 ? `: ${urls.join(', ')}` : ''}`);
     },
     (error: Error) => log(`not ready: ${error.message}`),
