@@ -95,6 +95,17 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
   });
 
+  it('run of an image rejects build options', () => {
+    lab.write('extra.txt', 'extra\n');
+
+    const run = cli('run', 'server.img', '-a', '1', '-e', 'A=1', '--file', 'extra.txt', '--library-path', '/opt/lib', '--accel', 'tcg');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain('-a/--args, -e/--env, --file, --library-path cannot change server.img, which is an image that is already built.');
+    expect(run.stderr).toContain('These options apply when run is given a program, or to nx-unikernel build');
+    expect(run.stdout).toBe('');
+  });
+
   it('-p ports add to the config ports', async () => {
     const configPort = await findFreePort();
     const cliPort = await findFreePort();

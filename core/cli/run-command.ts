@@ -25,12 +25,44 @@ export function runCommand(): Command {
     .option('--ready-path <path>', 'HTTP path that must answer before the guest counts as ready, e.g. /health')
     .option('--ready-timeout <seconds>', 'how long to wait for the forwarded ports to answer');
   addConfigOptions(command);
-  return command.action(async (target: string | undefined, options: RunOptions) => {
-    process.exitCode = await runRun(target, options);
+  return command.action(async (target: string | undefined, options: RunOptions, self: Command) => {
+    process.exitCode = await runRun(target, options, self);
   });
 }
 
-async function runRun(target: string | undefined, options: RunOptions): Promise<number> {
+/**
+ * Options that only shape the image (`options` keys). A built image already
+ * contains its program, arguments, environment, files and kernel, so `run`
+ * with an image cannot apply them.
+ */
+const BUILD_ONLY_OPTIONS: ReadonlySet<string> = new Set([
+  'args',
+  'env',
+  'file',
+  'dir',
+  'klib',
+  'libraryPath',
+  'sysroot',
+  'kernelDir',
+  'nanosVersion',
+  'imageSize',
+  'freeSpace',
+]);
+
+/** Throws CliInputError naming every build-only option given on the command line with an image. */
+function rejectBuildOptions(command: Command, image: string): void {
+  const givenOptions = command.options
+    .filter((option) => BUILD_ONLY_OPTIONS.has(option.attributeName()) && command.getOptionValueSource(option.attributeName()) === 'cli')
+    .map((option) => (option.short === undefined ? option.long : `${option.short}/${option.long}`));
+  if (givenOptions.length === 0) return;
+
+  const names = givenOptions.join(', ');
+  throw new CliInputError(
+    `${names} cannot change ${image}, which is an image that is already built. These options apply when run is given a program, or to nx-unikernel build: remove them, or rebuild the image with them.`,
+  );
+}
+
+async function runRun(target: string | undefined, options: RunOptions, command: Command): Promise<number> {
   const log = createLog('run');
   let temporaryFolder: string | undefined;
   try {
@@ -38,6 +70,7 @@ async function runRun(target: string | undefined, options: RunOptions): Promise<
     if (kind === 'other') {
       throw new CliInputError(`${target} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
     }
+    if (kind === 'image') rejectBuildOptions(command, target as string);
     // Required here, not at the top, so other commands start without loading them.
     const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
     const config = loadCliConfig(kind === 'image' ? undefined : target, options, log);
