@@ -95,6 +95,17 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
   });
 
+  it('build names a missing interpreter', () => {
+    fs.mkdirSync(lab.path('empty-root'), { recursive: true });
+
+    const build = cli('build', 'server', '-o', 'no-loader.img', ...kernelArgs, '--sysroot', 'empty-root');
+
+    expect(build.status, build.stderr).toBe(1);
+    expect(build.stderr).toContain("the program's interpreter (PT_INTERP) /lib64/ld-linux-x86-64.so.2 is missing from the root");
+    expect(build.stderr).toContain('fix: pass a root that contains /lib64/ld-linux-x86-64.so.2');
+    expect(fs.existsSync(lab.path('no-loader.img'))).toBe(false);
+  });
+
   it('run of an image rejects build options', () => {
     lab.write('extra.txt', 'extra\n');
 
