@@ -19,11 +19,11 @@ export interface PortForward {
 
 /**
  * Port strings: `PORT`, `HOST:GUEST` or `ADDRESS:HOST:GUEST`, each optionally
- * followed by `/tcp` or `/udp` (TCP when omitted): `"8080"`, `"8081:80"`,
+ * followed by `/tcp` or `/udp` in any case (TCP when omitted): `"8080"`, `"8081:80"`,
  * `"127.0.0.1:8080:80"`, `"5353/udp"`. parsePortSpec gives the precise
  * reason for a string that fails.
  */
-export const PORT_PATTERN = /^(?:(?:([0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?([0-9]+):)?([0-9]+)(?:\/(tcp|udp))?$/;
+export const PORT_PATTERN = /^(?:(?:([0-9]{1,3}(?:\.[0-9]{1,3}){3}):)?([0-9]+):)?([0-9]+)(?:\/([Tt][Cc][Pp]|[Uu][Dd][Pp]))?$/;
 
 /** The accepted forms, for error messages that tell the user what to write. */
 export const PORT_SPEC_FORMS =
@@ -47,10 +47,9 @@ export function parsePortSpec(spec: number | string): ParseResult<PortForward> {
   const slash = spec.indexOf('/');
   const portsText = slash < 0 ? spec : spec.slice(0, slash);
   const protocolText = slash < 0 ? 'tcp' : spec.slice(slash + 1);
-  if (protocolText !== 'tcp' && protocolText !== 'udp') {
-    const lowerCase = protocolText.toLowerCase();
-    const hint = lowerCase === 'tcp' || lowerCase === 'udp' ? `; write it in lower case, /${lowerCase}` : ', which is neither tcp nor udp';
-    return { ok: false, reason: `has the protocol ${JSON.stringify(protocolText)}${hint}` };
+  const protocol = protocolText.toLowerCase();
+  if (protocol !== 'tcp' && protocol !== 'udp') {
+    return { ok: false, reason: `has the protocol ${JSON.stringify(protocolText)}, which is neither tcp nor udp` };
   }
 
   const parts = portsText.split(':');
@@ -70,7 +69,7 @@ export function parsePortSpec(spec: number | string): ParseResult<PortForward> {
     return { ok: false, reason: `has ${JSON.stringify(addressText)} where an IPv4 host address such as 127.0.0.1 or 0.0.0.0 belongs` };
   }
 
-  const forward = { protocol: protocolText, hostPort: Number(hostText), guestPort: Number(guestText) } as const;
+  const forward = { protocol, hostPort: Number(hostText), guestPort: Number(guestText) } as const;
   return checkPortForward(addressText === undefined ? forward : { ...forward, hostAddress: addressText });
 }
 
