@@ -3,7 +3,17 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseJsonText, parseUnikernelConfig, readOpsConfig, type ResolvedUnikernelConfig } from '../config';
+import {
+  formatPortForward,
+  mergeNamedPortForwards,
+  parseJsonText,
+  parsePortSpec,
+  parseUnikernelConfig,
+  PORT_SPEC_FORMS,
+  readOpsConfig,
+  type ResolvedUnikernelConfig,
+} from '../config';
+import { CliInputError } from './shared-options';
 
 export interface ConfigCliOptions {
   config?: string;
@@ -24,8 +34,12 @@ export interface ConfigCliOptions {
   libraryPath?: string;
 }
 
-/** Reads the config file, if any, and lays the command-line values over it. */
+/** Reads the config file, if any, and lays the command-line values over it. The `-p` ports are added to the file's. */
 export function loadCliConfig(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
+  return addCliPorts(loadConfigAndOverrides(program, options, log), options.port);
+}
+
+function loadConfigAndOverrides(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
   const file = options.config === undefined ? undefined : path.resolve(options.config);
   if (file !== undefined && isOpsConfig(file)) return loadOpsConfig(file, program, options, log);
 
@@ -55,7 +69,6 @@ function loadOpsConfig(file: string, program: string | undefined, options: Confi
     ...(cli['program'] !== undefined ? { program: parsed.program } : {}),
     ...(cli['args'] !== undefined ? { args: parsed.args } : {}),
     env: { ...config.env, ...parsed.env },
-    ports: [...config.ports, ...parsed.ports.filter((port) => !config.ports.some((known) => known.hostPort === port.hostPort && known.protocol === port.protocol))],
     files: [...config.files, ...parsed.files],
     dirs: [...config.dirs, ...parsed.dirs],
     klibs: [...new Set([...config.klibs, ...parsed.klibs])],
@@ -69,7 +82,31 @@ function loadOpsConfig(file: string, program: string | undefined, options: Confi
   };
 }
 
-/** Returns the command-line values in unikernel.json form, leaving absent options out. */
+/**
+ * Adds the `-p` forwards after the config's, as `ops run -p` appends to
+ * RunConfig.Ports (MergeToConfig in ops:cmd/flags_run_local_instance.go).
+ * An exact repeat forwards once. A host port that two
+ * entries forward differently is rejected with CliInputError naming both.
+ */
+function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[]): ResolvedUnikernelConfig {
+  if (specs.length === 0) return config;
+
+  const fromConfig = config.ports.map((forward) => ({ forward, name: `port "${formatPortForward(forward)}" of ${config.source}` }));
+  const fromCommandLine = specs.map((spec) => {
+    const parsed = parsePortSpec(spec);
+    if (!parsed.ok) throw new CliInputError(`invalid -p value ${JSON.stringify(spec)}: it ${parsed.reason}. Write ${PORT_SPEC_FORMS}.`);
+    return { forward: parsed.value, name: `-p ${JSON.stringify(spec)}` };
+  });
+
+  const entries = [...fromConfig, ...fromCommandLine];
+  const { forwards, conflicts } = mergeNamedPortForwards(entries);
+  if (conflicts.length > 0) {
+    throw new CliInputError(conflicts.map((conflict) => `${entries[conflict.index]?.name} ${conflict.reason}`).join('\n'));
+  }
+  return { ...config, ports: forwards };
+}
+
+/** Returns the command-line values in unikernel.json form, leaving absent options out. addCliPorts merges `-p`. */
 function overrides(program: string | undefined, options: ConfigCliOptions, relativeToCwd: boolean): Record<string, unknown> {
   const absolute = (value: string) => (relativeToCwd ? value : path.resolve(value));
   const result: Record<string, unknown> = {};
@@ -77,7 +114,6 @@ function overrides(program: string | undefined, options: ConfigCliOptions, relat
   if (options.args !== undefined) result['args'] = options.args;
   const env = options.libraryPath === undefined ? options.env : { ...options.env, LD_LIBRARY_PATH: options.libraryPath };
   if (Object.keys(env).length > 0) result['env'] = env;
-  if (options.port.length > 0) result['ports'] = options.port;
   if (options.file.length > 0) result['files'] = options.file.map(splitCopy);
   if (options.dir.length > 0) result['dirs'] = options.dir.map(splitCopy);
   if (options.klib.length > 0) result['klibs'] = options.klib;

@@ -153,6 +153,51 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
   });
 
+  it('build names a missing interpreter', () => {
+    fs.mkdirSync(lab.path('empty-root'), { recursive: true });
+
+    const build = cli('build', 'server', '-o', 'no-loader.img', ...kernelArgs, '--sysroot', 'empty-root');
+
+    expect(build.status, build.stderr).toBe(1);
+    expect(build.stderr).toContain("the program's interpreter (PT_INTERP) /lib64/ld-linux-x86-64.so.2 is missing from the root");
+    expect(build.stderr).toContain('fix: pass a root that contains /lib64/ld-linux-x86-64.so.2');
+    expect(fs.existsSync(lab.path('no-loader.img'))).toBe(false);
+  });
+
+  it('run of an image rejects build options', () => {
+    lab.write('extra.txt', 'extra\n');
+
+    const run = cli('run', 'server.img', '-a', '1', '-e', 'A=1', '--file', 'extra.txt', '--library-path', '/opt/lib', '--accel', 'tcg');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain('-a/--args, -e/--env, --file, --library-path cannot change server.img, which is an image that is already built.');
+    expect(run.stderr).toContain('These options apply when run is given a program, or to nx-unikernel build');
+    expect(run.stdout).toBe('');
+  });
+
+  it('-p ports add to the config ports', async () => {
+    const configPort = await findFreePort();
+    const cliPort = await findFreePort();
+    const build = cli('build', 'server', '-o', 'ports.img', ...kernelArgs, '--args', '8080');
+    expect(build.status, build.stderr).toBe(0);
+    lab.write('ports.json', JSON.stringify({ ports: [`${configPort}:8080`] }));
+
+    const run = await fetchFromRun(['ports.img', '-c', 'ports.json', '-p', `${cliPort}:8080`, '--accel', 'tcg'], `http://127.0.0.1:${configPort}/`);
+
+    expect(run.body).toBe('hello from a unikernel!\n');
+    expect(run.output).toContain(`http://127.0.0.1:${configPort}/ (guest 8080`);
+    expect(run.output).toContain(`http://127.0.0.1:${cliPort}/ (guest 8080`);
+  });
+
+  it('-p conflicting with the config is rejected', () => {
+    lab.write('conflict.json', JSON.stringify({ ports: ['18080:8080'] }));
+
+    const run = cli('run', 'ports.img', '-c', 'conflict.json', '-p', '18080:81', '--accel', 'tcg');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`-p "18080:81" forwards host port 18080/tcp to guest port 81, but port "18080:8080/tcp" of ${lab.path('conflict.json')} already forwards it to guest port 8080.`);
+  });
+
   it('the machine\'s node runs a JavaScript server from the image', async () => {
     lab.copy(path.join(REPO, 'examples/node-server/server.js'), 'node-app/server.js');
     const port = await findFreePort();

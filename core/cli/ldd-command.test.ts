@@ -55,6 +55,32 @@ describe.skipIf(!fs.existsSync(CLI))('nx-unikernel ldd', () => {
     expect(fixed.stdout).toContain(`libfoo.so => ${lab.path('foo/libfoo.so')}`);
   });
 
+  it('names a missing interpreter and the root fix', () => {
+    const program = lab.exe('glibc-app');
+    fs.mkdirSync(lab.path('empty-root'), { recursive: true });
+
+    const output = run('ldd', '--sysroot', lab.path('empty-root'), program);
+
+    expect(output.status).toBe(1);
+    expect(output.stderr).toContain("/lib64/ld-linux-x86-64.so.2: not found: the program's interpreter (PT_INTERP) /lib64/ld-linux-x86-64.so.2 is missing from the root");
+    expect(output.stderr).toContain('LD_LIBRARY_PATH cannot supply it, because the kernel loads the interpreter before any library search');
+    expect(output.stderr).toContain('fix: pass a root that contains /lib64/ld-linux-x86-64.so.2, such as a copy of the system the program was built for: --sysroot DIR for ldd and build');
+    expect(output.stderr).toContain(`fix: or install the glibc package (libc6 on Debian and Ubuntu, glibc on Fedora) into ${lab.path('empty-root')}`);
+    const interpreterReport = output.stderr.slice(output.stderr.indexOf('  /lib64/ld-linux-x86-64.so.2:'), output.stderr.indexOf('  libc.so.6:'));
+    expect(interpreterReport).not.toContain('fix: add the folder');
+  });
+
+  it.skipIf(!hasCommand('musl-gcc', ['--version']))('names a missing musl interpreter', () => {
+    const program = lab.exe('musl-app', { compiler: 'musl-gcc' });
+    fs.mkdirSync(lab.path('empty-root'), { recursive: true });
+
+    const output = run('ldd', '--sysroot', lab.path('empty-root'), program);
+
+    expect(output.status).toBe(1);
+    expect(output.stderr).toContain("/lib/ld-musl-x86_64.so.1: not found: the program's interpreter (PT_INTERP)");
+    expect(output.stderr).toContain('fix: or install the musl package (musl on Debian and Alpine)');
+  });
+
   it('lists every miss at once', () => {
     lab.lib('bar/libbar.so', 'libbar.so');
     lab.lib('baz/libbaz.so', 'libbaz.so');

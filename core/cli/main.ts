@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { buildCommand } from './build-command';
 import { inspectCommand } from './inspect-command';
 import { lddCommand } from './ldd-command';
+import { findNonUtf8Arguments } from './non-utf8-arguments';
 import { runCommand } from './run-command';
 
 function main(): void {
@@ -23,6 +24,14 @@ function main(): void {
       throw error;
     });
   }
+  // An argument with bytes that are not UTF-8 reaches this process altered, so it fails before any command runs.
+  const nonUtf8 = findNonUtf8Arguments(process.argv.slice(2));
+  if (nonUtf8.length > 0) {
+    for (const message of nonUtf8) process.stderr.write(`nx-unikernel: error: ${message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+
   program.parseAsync(process.argv).catch((error: unknown) => {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 ? 0 : 2;

@@ -25,12 +25,44 @@ export function runCommand(): Command {
     .option('--ready-path <path>', 'HTTP path that must answer before the guest counts as ready, e.g. /health')
     .option('--ready-timeout <seconds>', 'how long to wait for the forwarded TCP ports to answer, in seconds; the VM is stopped after it (default 30)');
   addConfigOptions(command);
-  return command.action(async (target: string | undefined, options: RunOptions) => {
-    process.exitCode = await runRun(target, options);
+  return command.action(async (target: string | undefined, options: RunOptions, self: Command) => {
+    process.exitCode = await runRun(target, options, self);
   });
 }
 
-async function runRun(target: string | undefined, options: RunOptions): Promise<number> {
+/**
+ * Options that only shape the image (`options` keys). A built image already
+ * contains its program, arguments, environment, files and kernel, so `run`
+ * with an image cannot apply them.
+ */
+const BUILD_ONLY_OPTIONS: ReadonlySet<string> = new Set([
+  'args',
+  'env',
+  'file',
+  'dir',
+  'klib',
+  'libraryPath',
+  'sysroot',
+  'kernelDir',
+  'nanosVersion',
+  'imageSize',
+  'freeSpace',
+]);
+
+/** Throws CliInputError naming every build-only option given on the command line with an image. */
+function rejectBuildOptions(command: Command, image: string): void {
+  const givenOptions = command.options
+    .filter((option) => BUILD_ONLY_OPTIONS.has(option.attributeName()) && command.getOptionValueSource(option.attributeName()) === 'cli')
+    .map((option) => (option.short === undefined ? option.long : `${option.short}/${option.long}`));
+  if (givenOptions.length === 0) return;
+
+  const names = givenOptions.join(', ');
+  throw new CliInputError(
+    `${names} cannot change ${image}, which is an image that is already built. These options apply when run is given a program, or to nx-unikernel build: remove them, or rebuild the image with them.`,
+  );
+}
+
+async function runRun(target: string | undefined, options: RunOptions, command: Command): Promise<number> {
   const log = createLog('run');
   let temporaryFolder: string | undefined;
   try {
@@ -39,6 +71,7 @@ async function runRun(target: string | undefined, options: RunOptions): Promise<
     if (kind === 'other') {
       throw new CliInputError(`${target} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
     }
+    if (kind === 'image') rejectBuildOptions(command, target as string);
     // Required here, not at the top, so other commands start without loading them.
     const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
     const config = loadCliConfig(kind === 'image' ? undefined : target, options, log);
@@ -119,6 +152,16 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
   const timeoutSeconds = options.readyTimeout !== undefined ? Number(options.readyTimeout) : config.readiness?.timeoutSeconds ?? 30;
   const { startVm } = require('../qemu') as typeof import('../qemu');
 
+  // The runner probes every port at the bind address (127.0.0.1 for 0.0.0.0), so a
+  // forward with a host address of its own is probed only when that address matches.
+  // NOTE: the runner selects ports by guest port, so such a forward that shares its
+  // guest port with a probed one is still probed at the bind address.
+  const probeAddress = bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
+  const probed = config.ports.filter(
+    (port) => port.protocol === 'tcp' && (port.hostAddress === undefined || port.hostAddress === probeAddress || port.hostAddress === '0.0.0.0'),
+  );
+  const hostAddressOf = (hostPort: number) => config.ports.find((port) => port.protocol === 'tcp' && port.hostPort === hostPort)?.hostAddress ?? bindAddress;
+
   const vm = startVm({
     image,
     memory: `${Math.ceil(config.memoryBytes / (1024 * 1024))}M`,
@@ -126,8 +169,8 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
     accelerator: config.accelerator,
     ports: config.ports,
     bindAddress,
-    readiness: config.ports.some((port) => port.protocol === 'tcp')
-      ? { timeoutMs: timeoutSeconds * 1000, ...(httpPath !== undefined ? { http: { path: httpPath } } : {}) }
+    readiness: probed.length > 0
+      ? { guestPorts: probed.map((port) => port.guestPort), timeoutMs: timeoutSeconds * 1000, ...(httpPath !== undefined ? { http: { path: httpPath } } : {}) }
       : false,
   });
   const serialLog = collectSerialLog(vm);
@@ -141,7 +184,7 @@ async function boot(image: string, config: ResolvedUnikernelConfig, options: Run
         log(`ready in ${ready.readyMs} ms under ${ready.accelerator}: the program started (first output ${JSON.stringify(ready.firstOutput)})`);
         return;
       }
-      const urls = ready.ports.map((port) => `http://${bindAddress}:${port.hostPort}/ (guest ${port.guestPort}, ${port.evidence})`);
+      const urls = ready.ports.map((port) => `http://${hostAddressOf(port.hostPort)}:${port.hostPort}/ (guest ${port.guestPort}, ${port.evidence})`);
       log(`ready in ${ready.readyMs} ms under ${ready.accelerator}: ${urls.join(', ')}`);
     },
     (error: Error & { code?: string }) => {

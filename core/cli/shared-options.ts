@@ -8,7 +8,7 @@ export function addConfigOptions(command: Command): Command {
     .option('-c, --config <file>', 'unikernel.json, or an OPS config.json, to read options from')
     .option('-a, --args <arg...>', 'arguments passed to the program')
     .option('-e, --env <name=value>', 'environment variable of the program (repeatable)', collectEnv, {})
-    .option('-p, --port <spec>', 'forward a port: 8080, 8080/udp or HOST:GUEST (repeatable)', collect, [])
+    .option('-p, --port <spec>', 'forward a host port to the guest: 8080, 8080:80, 127.0.0.1:8080:80 or 5353/udp (repeatable, added to the ports of --config)', collect, [])
     .option('--file <path>', 'add a file: HOST or HOST:/image/path (repeatable)', collect, [])
     .option('--dir <path>', 'add a folder recursively: HOST or HOST:/image/path (repeatable)', collect, [])
     .option('--klib <name>', 'load a Nanos kernel library, e.g. strace (repeatable)', collect, [])

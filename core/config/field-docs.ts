@@ -135,13 +135,13 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   },
   ports: {
     description:
-      'Ports forwarded from the host to the guest by QEMU user networking. A number or "PORT" forwards the same port, "HOST:GUEST" maps a host port to a guest port, and a "/tcp" (the default) or "/udp" suffix selects the protocol.',
+      'Ports forwarded from the host to the guest by QEMU user networking. A number or "PORT" forwards the same port, "HOST:GUEST" maps a host port to a guest port, "ADDRESS:HOST:GUEST" also sets the host IPv4 address it listens on (instead of bindAddress), and a "/tcp" (the default) or "/udp" suffix selects the protocol. Ports given with -p on the command line are added to these.',
     expected: 'an array of port forwards',
     example: '[8080, "5353/udp", "8081:80"]',
   },
   'ports[]': {
-    expected: 'a port 1-65535 as a number, or a string "PORT" or "HOST:GUEST" with an optional /tcp or /udp suffix',
-    example: '8080, "5353/udp" or "8081:80"',
+    expected: 'a port 1-65535 as a number, or a string "PORT", "HOST:GUEST" or "ADDRESS:HOST:GUEST" with an optional /tcp or /udp suffix',
+    example: '8080, "5353/udp", "8081:80" or "127.0.0.1:8081:80"',
   },
   memory: {
     description: `Guest RAM. Default "${DEFAULT_MEMORY}", as with ops run. At least "${MIN_MEMORY_MIB}M", the least the Nanos kernel boots a small program with.`,

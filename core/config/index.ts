@@ -8,4 +8,5 @@ export { readOpsConfig, type OpsConfigResult } from './ops-config';
 export { parseUnikernelConfig, type ParseConfigOptions } from './parse';
 export type { Accelerator, ImageCopy, ImageSizing, MappedDir, ResolvedUnikernelConfig } from './resolved-config';
 export { RESERVED_MANIFEST_KEYS, UnikernelConfig, unikernelJsonSchema, type ManifestValue } from './schema';
-export { formatPortForward, parsePortSpec, parseSize, type PortForward, type PortProtocol } from './units';
+export { formatPortForward, mergeNamedPortForwards, parsePortSpec, PORT_SPEC_FORMS, type NamedPortForward, type PortForward, type PortProtocol } from './port-spec';
+export { parseSize } from './units';

@@ -16,7 +16,8 @@ import {
 import { resolveProjectPath } from './project-paths';
 import type { ImageCopy, ImageSizing, MappedDir, ResolvedUnikernelConfig } from './resolved-config';
 import type { UnikernelConfig } from './schema';
-import { formatPortForward, parsePortSpec, parseSize, type PortForward, roundUpToSector } from './units';
+import { mergeNamedPortForwards, type NamedPortForward, parsePortSpec, type PortForward } from './port-spec';
+import { parseSize, roundUpToSector } from './units';
 
 export interface ResolveContext {
   /** Configuration file, or a description for options given in code; named in errors. */
@@ -52,7 +53,7 @@ export function resolveUnikernelConfig(config: UnikernelConfig, context: Resolve
   const files = (config.files ?? []).map((entry, index) => resolveCopy(entry, ['files', index], hostPathAt));
   const dirs = (config.dirs ?? []).map((entry, index) => resolveCopy(entry, ['dirs', index], hostPathAt));
   const mapDirs = resolveMapDirs(config.mapDirs ?? {}, hostPathAt, report);
-  const ports = resolvePorts(config.ports ?? [], report);
+  const ports = resolvePorts(config.ports ?? [], describePath, report);
 
   const resolved: ResolvedUnikernelConfig = {
     source: context.source,
@@ -146,34 +147,27 @@ function resolveMapDirs(
   return resolved;
 }
 
-/**
- * Parses the port specs and removes exact repeats, so QEMU gets each hostfwd
- * rule once. QEMU fails to start when one host port is forwarded twice.
- */
-function resolvePorts(specs: ReadonlyArray<number | string>, report: (keyPath: readonly PropertyKey[], message: string) => void): PortForward[] {
-  const byHostPort = new Map<string, { forward: PortForward; index: number }>();
-  const forwards: PortForward[] = [];
-
+/** Parses the port specs and merges repeats (see mergeNamedPortForwards), reporting each conflict at the later entry. */
+function resolvePorts(
+  specs: ReadonlyArray<number | string>,
+  describePath: (keyPath: readonly PropertyKey[]) => string,
+  report: (keyPath: readonly PropertyKey[], message: string) => void,
+): PortForward[] {
+  const entries: Array<NamedPortForward & { spec: number | string; index: number }> = [];
   specs.forEach((spec, index) => {
     const parsed = parsePortSpec(spec);
     if (!parsed.ok) {
       report(['ports', index], `${formatValue(spec)} ${parsed.reason}.`);
       return;
     }
-
-    const forward = parsed.value;
-    const hostKey = `${forward.hostPort}/${forward.protocol}`;
-    const earlier = byHostPort.get(hostKey);
-    if (earlier === undefined) {
-      byHostPort.set(hostKey, { forward, index });
-      forwards.push(forward);
-    } else if (earlier.forward.guestPort !== forward.guestPort) {
-      report(
-        ['ports', index],
-        `${formatValue(spec)} forwards host port ${hostKey} again, but ${formatKeyPath(['ports', earlier.index])} (${formatPortForward(earlier.forward)}) already forwards it to guest port ${earlier.forward.guestPort}. Forward each host port to one guest port.`,
-      );
-    }
+    entries.push({ forward: parsed.value, name: `${describePath(['ports', index])} (${formatValue(spec)})`, spec, index });
   });
+
+  const { forwards, conflicts } = mergeNamedPortForwards(entries);
+  for (const conflict of conflicts) {
+    const entry = entries[conflict.index];
+    if (entry !== undefined) report(['ports', entry.index], `${formatValue(entry.spec)} ${conflict.reason}`);
+  }
   return forwards;
 }
 

@@ -2,7 +2,7 @@
 // defaults applied, sizes in bytes, host paths absolute, ports parsed.
 
 import type { ManifestValue } from './schema';
-import type { PortForward } from './units';
+import type { PortForward } from './port-spec';
 
 export type Accelerator = 'auto' | 'kvm' | 'hvf' | 'tcg';
 

@@ -142,7 +142,7 @@ describe('parseUnikernelConfig valid keys', () => {
   });
 
   it('parses every port form', () => {
-    const config = parse({ ports: [8080, '8081', '8082/tcp', '5353/udp', '9000:80', '9001:81/udp'] });
+    const config = parse({ ports: [8080, '8081', '8082/tcp', '5353/udp', '9000:80', '9001:81/udp', '0.0.0.0:9002:82'] });
 
     expect(config.ports).toEqual([
       { protocol: 'tcp', hostPort: 8080, guestPort: 8080 },
@@ -151,6 +151,7 @@ describe('parseUnikernelConfig valid keys', () => {
       { protocol: 'udp', hostPort: 5353, guestPort: 5353 },
       { protocol: 'tcp', hostPort: 9000, guestPort: 80 },
       { protocol: 'udp', hostPort: 9001, guestPort: 81 },
+      { protocol: 'tcp', hostPort: 9002, guestPort: 82, hostAddress: '0.0.0.0' },
     ]);
   });
 
@@ -242,7 +243,8 @@ describe('parseUnikernelConfig invalid keys', () => {
     ['mapDirs folder pattern', { mapDirs: { 'src/*/lib/*.so': '/lib' } }, ['has pattern characters in its folder part "src/*/lib"']],
     ['klibs element', { klibs: ['TLS'] }, ['klibs[0]: "TLS" is invalid', 'Expected a klib name of lowercase letters, digits and _']],
     ['ports type', { ports: 8080 }, ['ports: 8080 is a number', 'Expected an array of port forwards']],
-    ['ports protocol', { ports: [8080, '80/sctp'] }, ['ports[1]: "80/sctp" is invalid', 'Expected a port 1-65535', 'Example: 8080, "5353/udp" or "8081:80"']],
+    ['ports protocol', { ports: [8080, '80/sctp'] }, ['ports[1]: "80/sctp" is invalid', 'Expected a port 1-65535', 'Example: 8080, "5353/udp", "8081:80" or "127.0.0.1:8081:80"']],
+    ['ports address', { ports: ['999.0.0.1:8080:80'] }, ['ports[0]: "999.0.0.1:8080:80" has "999.0.0.1" where an IPv4 host address such as 127.0.0.1 or 0.0.0.0 belongs']],
     ['ports range', { ports: ['70000'] }, ['ports[0]: "70000" uses port 70000, outside 1-65535']],
     ['ports zero', { ports: [0] }, ['ports[0]: 0 uses port 0, outside 1-65535']],
     ['ports fraction', { ports: [80.5] }, ['ports[0]: 80.5 is not a whole number']],
@@ -250,7 +252,12 @@ describe('parseUnikernelConfig invalid keys', () => {
     [
       'ports conflict',
       { ports: ['8080:80', '8080:81'] },
-      ['ports[1]: "8080:81" forwards host port 8080/tcp again, but ports[0] (8080:80/tcp) already forwards it to guest port 80'],
+      ['ports[1]: "8080:81" forwards host port 8080/tcp to guest port 81, but ports[0] ("8080:80") already forwards it to guest port 80. Keep one of them'],
+    ],
+    [
+      'ports address conflict',
+      { ports: ['8080', '127.0.0.1:8080:8080'] },
+      ['ports[1]: "127.0.0.1:8080:8080" listens on host port 8080/tcp at 127.0.0.1, but ports[0] ("8080") listens on it at the bind address'],
     ],
     ['memory without unit', { memory: '512' }, ['memory: "512" is invalid', 'Expected a size with a unit', 'Example: "512M"']],
     ['memory fraction', { memory: '1.5G' }, ['memory: "1.5G" is invalid']],

@@ -6,7 +6,8 @@ import { z } from 'zod';
 
 import { MIN_MEMORY_MIB } from '../qemu/command';
 import { FIELD_DOCS } from './field-docs';
-import { parsePortSpec, parseSize, PORT_PATTERN, SIZE_PATTERN } from './units';
+import { parsePortSpec, PORT_PATTERN } from './port-spec';
+import { parseSize, SIZE_PATTERN } from './units';
 
 /** A value of the Nanos boot manifest: every scalar is a string. */
 export type ManifestValue = string | ManifestValue[] | { [key: string]: ManifestValue };

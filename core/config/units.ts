@@ -1,6 +1,6 @@
-// Parsers for the size and port strings of unikernel.json. Each returns
-// either the parsed value or a reason, so the schema and the OPS reader can
-// both report the reason with the key path.
+// Parser for the size strings of unikernel.json. It returns either the
+// parsed value or a reason, so the schema and the OPS reader can both report
+// the reason with the key path. Port strings are parsed in port-spec.ts.
 
 /** Sector size of Nanos disk images; image sizes are rounded up to it. */
 export const SECTOR_BYTES = 512;
@@ -46,53 +46,4 @@ export function parseSize(text: string): ParseResult<number> {
 /** Rounds a byte count up to a whole number of 512-byte sectors. */
 export function roundUpToSector(bytes: number): number {
   return Math.ceil(bytes / SECTOR_BYTES) * SECTOR_BYTES;
-}
-
-export type PortProtocol = 'tcp' | 'udp';
-
-/** One QEMU user-network port forward (hostfwd): host port to guest port. */
-export interface PortForward {
-  readonly protocol: PortProtocol;
-  readonly hostPort: number;
-  readonly guestPort: number;
-}
-
-/**
- * Port strings: `PORT`, `HOST:GUEST`, either followed by `/tcp` or `/udp`
- * (TCP when omitted): `"8080"`, `"8080/tcp"`, `"5353/udp"`, `"8081:80"`.
- */
-export const PORT_PATTERN = /^(?:([0-9]+):)?([0-9]+)(?:\/(tcp|udp))?$/;
-
-const MAX_PORT = 65535;
-
-/** Parses a port number or port string (see PORT_PATTERN). */
-export function parsePortSpec(spec: number | string): ParseResult<PortForward> {
-  if (typeof spec === 'number') {
-    return makeForward('tcp', spec, spec);
-  }
-
-  const match = PORT_PATTERN.exec(spec);
-  if (!match) {
-    return { ok: false, reason: 'is not a port forward' };
-  }
-
-  const [, hostText, guestText, protocol] = match;
-  const guestPort = Number(guestText);
-  const hostPort = hostText === undefined ? guestPort : Number(hostText);
-  return makeForward(protocol === 'udp' ? 'udp' : 'tcp', hostPort, guestPort);
-}
-
-function makeForward(protocol: PortProtocol, hostPort: number, guestPort: number): ParseResult<PortForward> {
-  for (const port of [hostPort, guestPort]) {
-    if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) {
-      return { ok: false, reason: `uses port ${port}, outside 1-${MAX_PORT}` };
-    }
-  }
-  return { ok: true, value: { protocol, hostPort, guestPort } };
-}
-
-/** Formats a forward in the unikernel.json syntax, e.g. `8081:80/tcp`. */
-export function formatPortForward(forward: PortForward): string {
-  const ports = forward.hostPort === forward.guestPort ? `${forward.guestPort}` : `${forward.hostPort}:${forward.guestPort}`;
-  return `${ports}/${forward.protocol}`;
 }

@@ -11,6 +11,7 @@ export type NanosImageErrorCode =
   | 'invalid-boot-image'
   | 'image-too-small'
   | 'bootfs-full'
+  | 'not-an-image'
   | 'corrupt-image'
   | 'io';
 

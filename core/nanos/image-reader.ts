@@ -10,8 +10,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { BOOTFS_SECTORS, KERNEL_LOG_RESERVE_SECTORS, KLOG_DUMP_SIZE } from './disk-layout';
 import { NanosImageError } from './errors';
 import { manifestValueFromTuple, type ManifestValue } from './manifest';
+import { notAnImageError } from './not-an-image';
 import { PARTITION_TYPE_EFI, readPartitionTable, readRegionStage2Size, selectPartitions, type PartitionEntry } from './mbr';
-import { SECTOR_SIZE, readLog, type LogExtensionInfo } from './tfs-log';
+import { SECTOR_SIZE, TFS_MAGIC, readLog, type LogExtensionInfo } from './tfs-log';
 import { Tuple, scalarText, type TupleValue } from './tuple';
 import { TupleDecoder } from './tuple-encoding';
 import { formatUuid } from './uuid';
@@ -316,8 +317,9 @@ function partitionName(entry: PartitionEntry, selected: ReturnType<typeof select
  * Reads an image written by this module, Nanos mkfs or ops. The root
  * filesystem is found as the kernel finds it (`partition_get` in
  * src/runtime/storage.h) and spans to the end of the file. A file without a
- * partition table is read as a bare TFS volume. Throws a `corrupt-image` error
- * naming the filesystem, log entry or file at fault.
+ * partition table is read as a bare TFS volume. Throws a `not-an-image` error
+ * for a file that is neither, and a `corrupt-image` error naming the
+ * filesystem, log entry or file at fault.
  */
 export async function readImage(path: string): Promise<ImageContents> {
   let file: FileHandle;
@@ -330,14 +332,16 @@ export async function readImage(path: string): Promise<ImageContents> {
 
   try {
     const { size } = await file.stat();
-    if (size < SECTOR_SIZE) throw corrupt(`Image ${path} is ${size} bytes, smaller than one sector.`);
-
     const sector0 = Buffer.alloc(SECTOR_SIZE);
     await file.read(sector0, 0, SECTOR_SIZE, 0);
+    if (size < SECTOR_SIZE) throw notAnImageError(path, sector0, size, SECTOR_SIZE);
+
     const table = readPartitionTable(sector0);
     const warnings: string[] = [];
 
     if (!table) {
+      // Neither a partition table nor a bare TFS volume: the wrong file, not a damaged image.
+      if (!sector0.subarray(0, TFS_MAGIC.length).equals(TFS_MAGIC)) throw notAnImageError(path, sector0, size, SECTOR_SIZE);
       const rootfs = await readFilesystem(file, size, 'root filesystem', 0, Math.floor(size / SECTOR_SIZE));
       return finish(path, size, undefined, [], undefined, rootfs, warnings);
     }

@@ -1,112 +1,59 @@
 // Port forwards from the host into the guest through QEMU user-mode networking
-// ("slirp"). This file parses `-p` style specs, merges the lists from the
-// config and the command line, and builds the `-netdev user` value. It also
-// checks that the host ports are free before QEMU starts.
+// ("slirp"). This file turns `-p` style specs into forwards, merges the lists
+// from the config and the command line, and builds the `-netdev user` value.
+// It also checks that the host ports are free before QEMU starts.
 
 import { createSocket } from 'node:dgram';
 import { createServer, isIPv4 } from 'node:net';
 
+// The parser lives with the configuration so that unikernel.json, OPS
+// config.json, `-p` and this runner accept the same forms with one set of
+// messages. port-spec.ts imports nothing but node:net.
+import { checkPortForward, mergeNamedPortForwards, parsePortSpec as parsePortText, PORT_SPEC_FORMS, type PortForward, type PortProtocol } from '../config/port-spec';
 import { QemuError } from './errors';
 
-export type PortProtocol = 'tcp' | 'udp';
+export { formatPortForward, type PortForward, type PortProtocol } from '../config/port-spec';
 
-export interface PortForward {
-  protocol: PortProtocol;
-  hostPort: number;
-  guestPort: number;
-}
-
-/** A port as users write it: `8080`, `8080/tcp`, `5353/udp`, `8081:80`, `8081:80/udp`, a number, or a parsed forward. */
+/** A port as users write it: `8080`, `8081:80`, `127.0.0.1:8081:80`, `5353/udp`, a number, or a parsed forward. */
 export type PortInput = string | number | PortForward;
 
 export const DEFAULT_BIND_ADDRESS = '127.0.0.1';
 
-const SPEC_FORMAT = 'write PORT or HOST:GUEST, optionally followed by /tcp or /udp (for example 8080, 8081:80, 5353/udp)';
-
-/** Parses one port spec. Throws QemuError `invalid-port` naming the value. */
+/** Parses one port spec. Throws QemuError `invalid-port` naming the value, the reason and the accepted forms. */
 export function parsePortSpec(input: PortInput): PortForward {
-  if (typeof input === 'object') {
-    const spec = JSON.stringify(input);
-    if (input.protocol !== 'tcp' && input.protocol !== 'udp') throw new QemuError('invalid-port', `invalid port ${spec}: protocol "${input.protocol}" is not tcp or udp`);
-    return { protocol: input.protocol, hostPort: checkPort(input.hostPort, spec), guestPort: checkPort(input.guestPort, spec) };
+  const parsed = typeof input === 'object' ? checkPortForward(input) : parsePortText(input);
+  if (!parsed.ok) {
+    throw new QemuError('invalid-port', `invalid port ${JSON.stringify(input)}: it ${parsed.reason}. Write ${PORT_SPEC_FORMS}.`);
   }
-  if (typeof input === 'number') {
-    const port = checkPort(input, String(input));
-    return { protocol: 'tcp', hostPort: port, guestPort: port };
-  }
-
-  const spec = input.trim();
-  const match = /^(?:([^:/]*):)?([^:/]*)(?:\/(.*))?$/.exec(spec);
-  if (match === null) throw new QemuError('invalid-port', `invalid port "${input}": ${SPEC_FORMAT}`);
-
-  const [, hostText, guestText = '', protocolText] = match;
-  const protocol = (protocolText ?? 'tcp').toLowerCase();
-  if (protocol !== 'tcp' && protocol !== 'udp') {
-    throw new QemuError('invalid-port', `invalid port "${input}": protocol "${protocolText}" is not tcp or udp`);
-  }
-
-  const guestPort = parsePortNumber(guestText, input);
-  const hostPort = hostText === undefined ? guestPort : parsePortNumber(hostText, input);
-  return { protocol, hostPort, guestPort };
-}
-
-function parsePortNumber(text: string, spec: string | number): number {
-  if (!/^\d+$/.test(text)) throw new QemuError('invalid-port', `invalid port "${spec}": "${text}" is not a port number. ${capitalize(SPEC_FORMAT)}.`);
-  return checkPort(Number(text), String(spec));
-}
-
-function checkPort(port: number, spec: string): number {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new QemuError('invalid-port', `invalid port "${spec}": ${port} is outside 1..65535`);
-  }
-  return port;
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-export function formatPortForward(forward: PortForward): string {
-  const ports = forward.hostPort === forward.guestPort ? `${forward.hostPort}` : `${forward.hostPort}:${forward.guestPort}`;
-  return `${ports}/${forward.protocol}`;
+  return parsed.value;
 }
 
 /**
  * Merges port lists in order (config first, then the command line) and drops
- * repeats, so `ports: [8080]` in the config plus `-p 8080` forwards once.
- * QEMU rejects a second rule for the same host port, so one host port and
- * protocol mapped to two guest ports throws QemuError `duplicate-port`.
+ * exact repeats, so `ports: [8080]` in the config plus `-p 8080` forwards
+ * once. QEMU rejects a second rule for the same host port, so one host port
+ * and protocol forwarded two ways throws QemuError `duplicate-port`.
  */
 export function mergePortForwards(...lists: ReadonlyArray<readonly PortInput[] | undefined>): PortForward[] {
-  const merged: PortForward[] = [];
-  for (const list of lists) {
-    for (const input of list ?? []) {
-      const forward = parsePortSpec(input);
-      const existing = merged.find((other) => other.protocol === forward.protocol && other.hostPort === forward.hostPort);
-      if (existing === undefined) {
-        merged.push(forward);
-        continue;
-      }
-      if (existing.guestPort !== forward.guestPort) {
-        throw new QemuError(
-          'duplicate-port',
-          `host port ${forward.hostPort}/${forward.protocol} is forwarded to two guest ports, ${existing.guestPort} and ${forward.guestPort}: keep one of them or choose another host port with -p HOST:GUEST`,
-        );
-      }
-    }
+  const entries = lists.flatMap((list) => list ?? []).map((input) => ({ forward: parsePortSpec(input), name: `port ${JSON.stringify(input)}` }));
+  const { forwards, conflicts } = mergeNamedPortForwards(entries);
+  const [first] = conflicts;
+  if (first !== undefined) {
+    throw new QemuError('duplicate-port', `${entries[first.index]?.name} ${first.reason}`);
   }
-  return merged;
+  return forwards;
 }
 
 /**
  * Returns the `-netdev` value for user-mode networking with one `hostfwd` per
  * forward, in QEMU's `hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport`
- * syntax (QEMU manual, "-netdev user"). The guest address stays empty, which
- * QEMU reads as the first DHCP address, 10.0.2.15.
+ * syntax (QEMU manual, "-netdev user"). The host address is the forward's own
+ * one, or `bindAddress`. The guest address stays empty, which QEMU reads as
+ * the first DHCP address, 10.0.2.15.
  */
 export function userNetdevValue(forwards: readonly PortForward[], bindAddress = DEFAULT_BIND_ADDRESS, id = 'n0'): string {
   checkBindAddress(bindAddress);
-  const rules = forwards.map((forward) => `hostfwd=${forward.protocol}:${bindAddress}:${forward.hostPort}-:${forward.guestPort}`);
+  const rules = forwards.map((forward) => `hostfwd=${forward.protocol}:${forward.hostAddress ?? bindAddress}:${forward.hostPort}-:${forward.guestPort}`);
   return ['user', `id=${id}`, ...rules].join(',');
 }
 
@@ -119,9 +66,9 @@ export function checkBindAddress(address: string): void {
 }
 
 /**
- * Binds every host port of `forwards` on `bindAddress` and releases it again,
- * so a taken port fails here with a clear message instead of QEMU's "Could not
- * set up host forwarding rule". Throws QemuError `port-in-use` or
+ * Binds every host port of `forwards` on its host address (or `bindAddress`)
+ * and releases it again, so a taken port fails here with a clear message
+ * instead of QEMU's "Could not set up host forwarding rule". Throws QemuError `port-in-use` or
  * `port-unavailable` listing every port that failed.
  *
  * NOTE: another process can still take a port between this check and QEMU's start.
@@ -131,10 +78,11 @@ export async function assertHostPortsFree(forwards: readonly PortForward[], bind
   const failures: { code: 'port-in-use' | 'port-unavailable'; message: string }[] = [];
 
   for (const forward of forwards) {
+    const address = forward.hostAddress ?? bindAddress;
     try {
-      await bindAndRelease(forward.protocol, forward.hostPort, bindAddress);
+      await bindAndRelease(forward.protocol, forward.hostPort, address);
     } catch (error) {
-      failures.push(describeBindFailure(forward, bindAddress, error));
+      failures.push(describeBindFailure(forward, address, error));
     }
   }
 

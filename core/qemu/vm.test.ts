@@ -32,7 +32,7 @@ describe('startVm', () => {
   });
 
   it('invalid options throw at once', () => {
-    expect(() => startVm({ image: missingImage, accelerator: 'tcg', ports: ['8080:0'] })).toThrow('invalid port "8080:0": 0 is outside 1..65535');
+    expect(() => startVm({ image: missingImage, accelerator: 'tcg', ports: ['8080:0'] })).toThrow('invalid port "8080:0": it uses port 0, outside 1-65535');
     expect(() => startVm({ image: missingImage, accelerator: 'tcg', memory: 'lots' })).toThrow(QemuError);
   });
 

@@ -82,7 +82,7 @@ export function formatMissing(result: ResolveResult): string {
 
 function formatOneMissing(missing: MissingLibrary): string[] {
   const what =
-    missing.kind === 'not-found' ? 'not found'
+    missing.kind === 'not-found' ? (missing.reason === undefined ? 'not found' : `not found: ${missing.reason}`)
     : missing.kind === 'version' ? `version mismatch: ${missing.reason ?? ''}`
     : `cannot be loaded: ${missing.reason ?? ''}`;
   const lines = [`  ${missing.name}: ${what}`, `    needed by: ${missing.chain.join(' -> ')}${missing.runtime ? ` (at run time: ${missing.runtime.reason})` : ''}`];

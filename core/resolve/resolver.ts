@@ -24,7 +24,7 @@ import { readMuslSystemPath } from './musl-path';
 import { MuslLoader } from './musl-loader';
 import { addRuntimeNeeds, staticProgramNeeds } from './runtime-resolution';
 import { RootedFs, type HostIo, type RootedMount } from './rooted-fs';
-import { buildResult } from './result';
+import { buildResult, missingInterpreterSuggestions } from './result';
 import { checkVersionNeeds } from './version-check';
 import { RESOLVE_SCHEMA_VERSION, type IsaLevel, type ResolveOptions, type ResolveResult } from './types';
 
@@ -205,10 +205,12 @@ export class Resolver {
         name: interpreterPath,
         chain: [program.displayPath],
         kind: 'not-found',
-        reason: `the program's PT_INTERP ${interpreterPath} is not in the root (${resolved.message}); the kernel would fail to start the program with a bare "No such file or directory"`,
+        reason:
+          `the program's interpreter (PT_INTERP) ${interpreterPath} is missing from the root (${resolved.message}), so the kernel would fail to start the program with a bare "No such file or directory". ` +
+          'LD_LIBRARY_PATH cannot supply it, because the kernel loads the interpreter before any library search',
         searched: [{ phase: 'path', folder: interpreterPath }],
         rejected: [],
-        suggestions: [],
+        suggestions: missingInterpreterSuggestions(interpreterPath, this.sysroot),
       });
       return undefined;
     }

@@ -91,3 +91,18 @@ function suggestionsFor(entry: MissingLibrary, sysroot: string): string[] {
   );
   return suggestions;
 }
+
+/** Returns the fixes for a PT_INTERP path that is missing from the root, none of which is LD_LIBRARY_PATH. */
+export function missingInterpreterSuggestions(interpreterPath: string, sysroot: string): string[] {
+  const name = interpreterPath.slice(interpreterPath.lastIndexOf('/') + 1);
+  const libcPackage = name.startsWith('ld-musl-')
+    ? 'the musl package (musl on Debian and Alpine)'
+    : name.startsWith('ld-linux')
+      ? 'the glibc package (libc6 on Debian and Ubuntu, glibc on Fedora)'
+      : 'the C library package of the system the program was built for';
+  return [
+    `pass a root that contains ${interpreterPath}, such as a copy of the system the program was built for: --sysroot DIR for ldd and build, "sysroot" in unikernel.json, or TargetRoot in an OPS config.json`,
+    `or install ${libcPackage} into ${sysroot}`,
+  ];
+}
+
