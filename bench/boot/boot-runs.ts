@@ -34,7 +34,7 @@ const STOP_TIMEOUT_MS = 15_000;
 /**
  * Boots `image` with `node CLI run COPY -p PORT:8080 --accel tcg`. This is
  * what the installed `nx-unikernel` bin runs, because the npm bin shim starts
- * Node on dist/core/cli/main.js.
+ * Node on dist/bin/nx-unikernel.js.
  */
 export async function measureTool(cli: string, image: string, copy: string, port: number, expected: QemuCommand, poll: PollSettings): Promise<BootTiming> {
   copyFileSync(image, copy);

@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readImage } from '../nanos';
 import { hasCommand, Lab } from '../resolve/test-support/lab';
 
-const CLI = path.resolve(__dirname, '../../dist/core/cli/main.js');
-const skipReason = !fs.existsSync(CLI) ? 'the CLI is not built (npx tsc -p tsconfig.build.json)' : !hasCommand('gcc', ['--version']) ? 'gcc is not installed' : undefined;
+const CLI = path.resolve(__dirname, '../../dist/bin/nx-unikernel.js');
+const skipReason = !fs.existsSync(CLI) ? 'the CLI is not built (npm run build)' : !hasCommand('gcc', ['--version']) ? 'gcc is not installed' : undefined;
 if (skipReason) console.warn(`skipping inspect tests: ${skipReason}`);
 
 const lab = Lab.create('nxu-inspect-');

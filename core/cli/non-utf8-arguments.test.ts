@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hasCommand, Lab } from '../resolve/test-support/lab';
 import { shellQuoteBytes } from './non-utf8-arguments';
 
-const CLI = path.resolve(__dirname, '../../dist/core/cli/main.js');
+const CLI = path.resolve(__dirname, '../../dist/bin/nx-unikernel.js');
 const skipReason = !fs.existsSync(CLI)
-  ? 'the CLI is not built (npx tsc -p tsconfig.build.json)'
+  ? 'the CLI is not built (npm run build)'
   : !hasCommand('gcc', ['--version'])
     ? 'gcc is not installed'
     : !fs.existsSync('/proc/self/cmdline')
