@@ -36,11 +36,11 @@ const STOP_TIMEOUT_MS = 15_000;
  * what the installed `nx-unikernel` bin runs, because the npm bin shim starts
  * Node on dist/bin/nx-unikernel.js.
  */
-export async function measureTool(cli: string, image: string, copy: string, port: number, expected: QemuCommand, poll: PollSettings): Promise<BootTiming> {
+export async function measureTool(cli: string, image: string, copy: string, port: number, expected: QemuCommand, poll: PollSettings, env: NodeJS.ProcessEnv): Promise<BootTiming> {
   copyFileSync(image, copy);
   try {
     const startedAt = performance.now();
-    const child = spawn(process.execPath, [cli, 'run', copy, '-p', `${port}:8080`, '--accel', 'tcg'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'run', copy, '-p', `${port}:8080`, '--accel', 'tcg'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let firstSerialMs: number | undefined;
     let readyLineMs: number | undefined;
     let networkUp = false;
@@ -68,12 +68,12 @@ export async function measureTool(cli: string, image: string, copy: string, port
   }
 }
 
-/** Boots `command` (built for `copy`) directly with QEMU. */
-export async function measureBare(image: string, copy: string, command: QemuCommand, poll: PollSettings & { port: number }): Promise<BootTiming> {
+/** Boots `command` (built for `copy`) directly with QEMU, or through `nodeFloorCommand`. */
+export async function measureBare(image: string, copy: string, command: QemuCommand, poll: PollSettings & { port: number }, env: NodeJS.ProcessEnv = process.env): Promise<BootTiming> {
   copyFileSync(image, copy);
   try {
     const startedAt = performance.now();
-    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let firstSerialMs: number | undefined;
     let networkUp = false;
     const output: string[] = [];
@@ -94,6 +94,19 @@ export async function measureBare(image: string, copy: string, command: QemuComm
   } finally {
     rmSync(copy, { force: true });
   }
+}
+
+// A Node process that does nothing but start QEMU, pass SIGTERM on and exit
+// with it: the least time any Node command line can add before QEMU runs.
+const NODE_FLOOR_SCRIPT = `
+const qemu = require('node:child_process').spawn(process.argv[1], process.argv.slice(2), { stdio: 'inherit' });
+process.on('SIGTERM', () => qemu.kill('SIGTERM'));
+qemu.on('exit', (code, signal) => process.exit(code ?? 1));
+`;
+
+/** Returns `command` started by a bare Node process (NODE_FLOOR_SCRIPT), for measureBare. */
+export function nodeFloorCommand(command: QemuCommand): QemuCommand {
+  return { ...command, file: process.execPath, args: ['-e', NODE_FLOOR_SCRIPT, command.file, ...command.args] };
 }
 
 function readLines(child: ChildProcess, onLine: (line: string) => void): void {

@@ -9,7 +9,7 @@
 // by default (2048M memory, 1 CPU, TCG, tcp PORT to guest 8080), and every
 // tool run checks that its QEMU child has exactly that argument vector.
 //
-// Usage: node dist/bench/boot/run.js [--rounds N] [--no-node] [--cli PATH]
+// Usage: node dist/bench/boot/run.js [--rounds N] [--no-node] [--cli PATH] [--keep-node-extra-ca-certs]
 // --cli names another build's dist/bin/nx-unikernel.js to measure as the tool,
 // for example one built from an earlier commit. Images are always built with
 // this checkout's CLI.
@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { buildQemuCommand, findFreePort, type QemuCommand } from '../../core/qemu';
-import { measureBare, measureTool, type BootTiming, type PollSettings } from './boot-runs';
+import { measureBare, measureTool, nodeFloorCommand, type BootTiming, type PollSettings } from './boot-runs';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 const BUILD_CLI = join(REPO, 'dist', 'bin', 'nx-unikernel.js');
@@ -42,7 +42,12 @@ interface ExampleImage {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '7' }, 'no-node': { type: 'boolean', default: false }, cli: { type: 'string', default: BUILD_CLI } },
+    options: {
+      rounds: { type: 'string', default: '7' },
+      'no-node': { type: 'boolean', default: false },
+      cli: { type: 'string', default: BUILD_CLI },
+      'keep-node-extra-ca-certs': { type: 'boolean', default: false },
+    },
   });
   const toolCli = resolve(values.cli);
   const rounds = Number(values.rounds);
@@ -61,8 +66,9 @@ async function main(): Promise<void> {
     console.log(`bench/boot: ${rounds} rounds per image, ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${qemuVersion()}`);
     console.log(`tool: ${toolCli}`);
     console.log(`load average at start: ${formatLoad()}`);
+    const env = nodeEnvironment(values['keep-node-extra-ca-certs']);
     const images = buildImages(work, kernelDir, !values['no-node']);
-    for (const example of images) await compare(example, rounds, work, toolCli);
+    for (const example of images) await compare(example, rounds, work, toolCli, env);
     console.log(`load average at end: ${formatLoad()}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -88,22 +94,42 @@ function buildImages(work: string, kernelDir: string, withNode: boolean): Exampl
   return images;
 }
 
-async function compare(example: ExampleImage, rounds: number, work: string, toolCli: string): Promise<void> {
-  const tool: BootTiming[] = [];
-  const bare: BootTiming[] = [];
+/**
+ * The environment of the Node processes. NODE_EXTRA_CA_CERTS makes Node read
+ * and parse that certificate file before any script runs, which `run` never
+ * needs; it is left out unless asked, and the choice is printed.
+ */
+function nodeEnvironment(keepExtraCaCerts: boolean): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (!keepExtraCaCerts && env['NODE_EXTRA_CA_CERTS'] !== undefined) {
+    console.log(`environment: NODE_EXTRA_CA_CERTS=${env['NODE_EXTRA_CA_CERTS']} removed from the Node processes' environment (--keep-node-extra-ca-certs keeps it)`);
+    delete env['NODE_EXTRA_CA_CERTS'];
+  }
+  return env;
+}
+
+const KINDS = ['tool', 'node', 'bare'] as const;
+
+async function compare(example: ExampleImage, rounds: number, work: string, toolCli: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const timings: Record<(typeof KINDS)[number], BootTiming[]> = { tool: [], node: [], bare: [] };
   console.log(`\n${example.name} (${example.image})`);
 
   for (let round = 0; round < rounds; round += 1) {
-    const order = round % 2 === 0 ? (['tool', 'bare'] as const) : (['bare', 'tool'] as const);
+    // Rotate the order, so no kind always meets a page cache or CPU state the previous one left.
+    const order = KINDS.map((_, index) => KINDS[(index + round) % KINDS.length]!);
     for (const kind of order) {
       const copy = join(work, `boot-${kind}-${round}.img`);
       const port = await findFreePort();
       const command = bareCommand(copy, port);
-      const timing = kind === 'tool' ? await measureTool(toolCli, example.image, copy, port, command, POLL) : await measureBare(example.image, copy, command, { ...POLL, port });
-      (kind === 'tool' ? tool : bare).push(timing);
+      let timing: BootTiming;
+      if (kind === 'tool') timing = await measureTool(toolCli, example.image, copy, port, command, POLL, env);
+      else if (kind === 'node') timing = await measureBare(example.image, copy, nodeFloorCommand(command), { ...POLL, port }, env);
+      else timing = await measureBare(example.image, copy, command, { ...POLL, port });
+      timings[kind].push(timing);
       console.log(`  round ${round + 1} ${kind.padEnd(4)}: ${formatTiming(timing)}`);
     }
   }
+  const { tool, node, bare } = timings;
 
   const toolMedian = median(tool.map((timing) => timing.firstOkMs));
   const bareMedian = median(bare.map((timing) => timing.firstOkMs));
@@ -114,6 +140,8 @@ async function compare(example: ExampleImage, rounds: number, work: string, tool
   console.log(`  tool median: ${toolMedian.toFixed(0)} ms to the first HTTP 200`);
   console.log(`  bare median: ${bareMedian.toFixed(0)} ms to the first HTTP 200`);
   console.log(`  ratio tool/bare: ${(toolMedian / bareMedian).toFixed(2)} (target at most 1.10)`);
+  const nodeMedian = median(node.map((timing) => timing.firstOkMs));
+  console.log(`  node floor median: ${nodeMedian.toFixed(0)} ms to the first HTTP 200 (a Node process that only spawns the bare command); ratio node/bare ${(nodeMedian / bareMedian).toFixed(2)}`);
   console.log(`  first serial line, median tool minus bare: ${serialGap.toFixed(0)} ms (about the time before QEMU starts)`);
   console.log(`  tool's ready line, median time after the first HTTP 200: ${readyLag.toFixed(0)} ms (readiness polling, not part of the ratio)`);
   console.log(`  tool QEMU command equal to the bare one: ${mismatches === 0 ? `yes, in all ${tool.length} runs` : `no, in ${mismatches} of ${tool.length} runs`}`);

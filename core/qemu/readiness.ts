@@ -44,7 +44,11 @@ export interface ReadinessOptions {
   timeoutMs?: number;
   /** First pause between attempts on a port, in ms; it grows by half each time up to `maxIntervalMs`. Default 100. */
   intervalMs?: number;
-  /** Maximum pause between attempts, in ms. Default 1000. */
+  /**
+   * Maximum pause between attempts, in ms. Default 250: a probe of a local
+   * forward costs little, and a longer pause delays the ready report of a
+   * guest that boots in under a second.
+   */
   maxIntervalMs?: number;
   /** Maximum wait for a reply within one attempt, in ms (HTTP). Default 5000. */
   attemptTimeoutMs?: number;
@@ -159,7 +163,7 @@ function resolveSettings(targets: readonly ReadinessTarget[], options: Readiness
     http: httpCheck,
     timeoutMs: positive('timeoutMs', options.timeoutMs, 60_000),
     intervalMs: positive('intervalMs', options.intervalMs, 100),
-    maxIntervalMs: positive('maxIntervalMs', options.maxIntervalMs, 1000),
+    maxIntervalMs: positive('maxIntervalMs', options.maxIntervalMs, 250),
     attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 5000),
     silentAfterMs: positive('silentAfterMs', options.silentAfterMs, 500),
     hintAfterMs: positive('hintAfterMs', options.hintAfterMs, 10_000),
