@@ -50,17 +50,17 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const output = path.resolve(options.output);
   assertOutputIsNotAnInput(output, program.hostPath, packed.files);
 
+  // A rebuild may patch the previous image in place, after checking that no
+  // process (such as a QEMU running it) holds a lock on it. The lock table
+  // takes milliseconds to read, so the read overlaps the next steps.
+  const lockedInodes = options.useBuildCache !== false && fs.existsSync(output) ? readLockedInodes() : undefined;
+
   const kernel = options.kernel ?? (await findKernel(config));
   log(`kernel: Nanos ${kernel.version} from ${kernel.dir} (${kernel.source})`);
 
   const cachePath = buildCachePath(output);
   const cache = options.useBuildCache === false ? { cache: { digests: [] } as BuildCache } : await readBuildCache(cachePath);
   if (cache.problem !== undefined) log(`build cache: ignored, because ${cache.problem}`);
-
-  // A rebuild may patch the previous image in place, after checking that no
-  // process (such as a QEMU running it) holds a lock on it. The lock table
-  // takes milliseconds to read, so the read overlaps the next steps.
-  const lockedInodes = cache.cache.image !== undefined ? readLockedInodes() : undefined;
 
   const { resolution, planInput, cacheEntry, reused } = stageProgram(config, program, packed, cache.cache.resolution);
   log(`libraries: ${resolution.libraries.length} resolved in ${config.sysroot} for ${program.imagePath}${reused ? ' (unchanged since the last build)' : ''}`);
