@@ -28,6 +28,8 @@ export interface BuildImageOptions {
    * update the previous image. Default true. The cache is written either way.
    */
   useBuildCache?: boolean;
+  /** Stops the build; the image writer then removes its temporary file or puts the previous image back. */
+  signal?: AbortSignal;
 }
 
 export interface BuildImageResult {
@@ -81,6 +83,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     manifest: bootManifest(config, program.imagePath),
     ...(config.imageSizing.kind === 'total' ? { size: config.imageSizing.bytes } : { freeSpace: config.imageSizing.bytes }),
     ...(previous ? { previous } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   kernelFiles.supplyWritten(image);
   const plan = staged.complete(new Map(image.record.filesystems[1].files.map((file) => [file.path, file.sha256])));

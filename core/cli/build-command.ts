@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { addConfigOptions, reportFailure } from './shared-options';
 import type { ConfigCliOptions } from './config-options';
+import { runInterruptible } from './interrupt';
 import { createLog } from './log';
 
 interface BuildOptions extends ConfigCliOptions {
@@ -29,9 +30,11 @@ async function runBuild(program: string | undefined, options: BuildOptions): Pro
     const { buildImage } = require('../build') as typeof import('../build');
     const config = loadCliConfig(program, options, log);
     const output = options.output ?? `${path.basename(config.program?.imagePath ?? 'image')}.img`;
-    const result = await buildImage({ config, output, log });
-    log(`manifest: ${result.manifestPath}`);
-    return 0;
+    return await runInterruptible(log, async (signal) => {
+      const result = await buildImage({ config, output, log, signal });
+      log(`manifest: ${result.manifestPath}`);
+      return 0;
+    });
   } catch (error) {
     return reportFailure(log, error);
   }

@@ -143,6 +143,45 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(sha256(lab.path('again-1.img'))).toBe(sha256(lab.path('again-2.img')));
   });
 
+  it('build rejects a FIFO as output', () => {
+    const fifo = lab.path('image.fifo');
+    execFileSync('mkfifo', [fifo]);
+
+    const build = cli('build', 'server', '-o', fifo, ...kernelArgs);
+
+    expect(build.status).toBe(2);
+    expect(build.stderr).toMatch(/image\.fifo is not a regular file, and writing the image would replace it/);
+    expect(fs.statSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it('SIGINT during a rebuild keeps the image', async () => {
+    const big = lab.path('big.bin');
+    const chunk = Buffer.alloc(1024 * 1024);
+    const handle = fs.openSync(big, 'w');
+    for (let index = 0; index < 120; index += 1) fs.writeSync(handle, chunk.fill(index));
+    fs.closeSync(handle);
+    const first = cli('build', 'server', '--file', `${big}:/big.bin`, '-o', 'interrupted.img', ...kernelArgs);
+    expect(first.status, first.stderr).toBe(0);
+    const before = sha256(lab.path('interrupted.img'));
+    fs.writeFileSync(big, 'changed', { flag: 'r+' });
+
+    const child = spawn(process.execPath, [CLI, 'build', 'server', '--file', `${big}:/big.bin`, '-o', 'interrupted.img', ...kernelArgs], { cwd: lab.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Interrupt once the writer has created its temporary file.
+    const deadline = Date.now() + 30_000;
+    while (!fs.readdirSync(lab.dir).some((name) => name.startsWith('interrupted.img.tmp-')) && child.exitCode === null && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    child.kill('SIGINT');
+
+    expect(await exited, output).toBe(130);
+    expect(output).toContain('SIGINT received: stopping and removing partial output');
+    expect(sha256(lab.path('interrupted.img'))).toBe(before);
+    expect(fs.readdirSync(lab.dir).filter((name) => name.includes('.tmp-'))).toEqual([]);
+  });
+
   it('inspect shows the program, the loader, libc and the manifest', () => {
     const output = cli('inspect', 'server.img');
     expect(output.status, output.stderr).toBe(0);

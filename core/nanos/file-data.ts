@@ -114,7 +114,7 @@ function readSourceInto(file: TreeFile, target: Uint8Array): void {
 }
 
 /** Streams one large file into its extents with two buffers, so the next read runs while a chunk is hashed and written. */
-async function streamLargeFile(output: FileHandle, filesystemOffset: number, planned: PlannedFile, hash: Hash | undefined): Promise<void> {
+async function streamLargeFile(output: FileHandle, filesystemOffset: number, planned: PlannedFile, hash: Hash | undefined, signal: AbortSignal | undefined): Promise<void> {
   const { file, extents } = planned;
   let input: FileHandle;
   try {
@@ -152,6 +152,7 @@ async function streamLargeFile(output: FileHandle, filesystemOffset: number, pla
     let reading = steps.length > 0 ? readStep(0) : undefined;
     for (let index = 0; index < steps.length; index++) {
       const length = await reading!;
+      signal?.throwIfAborted();
       reading = index + 1 < steps.length ? readStep(index + 1) : undefined;
 
       // The write and the next read run on libuv's thread pool while this thread hashes.
@@ -180,7 +181,7 @@ async function streamLargeFile(output: FileHandle, filesystemOffset: number, pla
  * A file that `digests` lacks is hashed with SHA-256 while it is copied, and
  * its digest is added, so each source is read once.
  */
-export async function copyFileData(output: FileHandle, filesystemOffset: number, files: readonly PlannedFile[], digests: Map<TreeFile, Uint8Array>): Promise<void> {
+export async function copyFileData(output: FileHandle, filesystemOffset: number, files: readonly PlannedFile[], digests: Map<TreeFile, Uint8Array>, signal?: AbortSignal): Promise<void> {
   let gatheredBytes = 0;
   for (const { file, extents } of files) {
     if (file.contents !== undefined || (file.size <= SMALL_FILE_LIMIT && extents.length === 1)) {
@@ -190,6 +191,7 @@ export async function copyFileData(output: FileHandle, filesystemOffset: number,
   const gatherer = new WriteGatherer(output, Math.min(CHUNK_SIZE, Math.max(gatheredBytes, SECTOR_SIZE)));
 
   for (const planned of files) {
+    signal?.throwIfAborted();
     const { file, extents } = planned;
     const hash = digests.has(file) ? undefined : createHash('sha256');
 
@@ -208,7 +210,7 @@ export async function copyFileData(output: FileHandle, filesystemOffset: number,
       hash?.update(bytes);
     } else {
       await gatherer.flush();
-      await streamLargeFile(output, filesystemOffset, planned, hash);
+      await streamLargeFile(output, filesystemOffset, planned, hash, signal);
     }
 
     if (hash) digests.set(file, hash.digest());

@@ -4,8 +4,8 @@
 // because the tests allow a byte copy where reflink clones are unsupported.
 
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { copyFileSync, constants, linkSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, constants, existsSync, linkSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -306,6 +306,59 @@ describe('rebuild fallback', () => {
     }
   });
 
+  it('restores image after interrupted patch', async () => {
+    const { output, summary } = await firstImage('interrupted');
+    if (canClone(output)) return;
+    const before = await readFile(output);
+    const modifiedBefore = statSync(output, { bigint: true }).mtimeNs;
+    const changed = await entriesFor({ ...baseFiles(), '/lib/big.so': patternBytes(3 * MiB + 7, 'big changed') });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    // Aborts at the fourth check, after the patch has written into the previous file.
+    const write = writeImage(options(output, changed, { previous: { path: output, record: summary.record }, signal: abortOnCheck(4) }));
+
+    await expect(write).rejects.toThrow(/stopped for the test/);
+    // The file was written (patched, then rolled back), yet it has its old bytes.
+    expect(statSync(output, { bigint: true }).mtimeNs).not.toBe(modifiedBefore);
+    expect(firstDifference(await readFile(output), before)).toBe(-1);
+    expect((await readdir(dir)).filter((name) => name.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('writes large patches in full', async () => {
+    const { output, summary } = await firstImage('large-patch');
+    if (canClone(output)) return;
+    const changed = await entriesFor({ ...baseFiles(), '/lib/huge.so': patternBytes(65 * MiB, 'huge') });
+
+    const rebuilt = await writeImage(options(output, changed, { previous: { path: output, record: summary.record } }));
+
+    expect(rebuilt.update).toMatchObject({ kind: 'full', reason: expect.stringMatching(/would rewrite \d+ bytes \(more than 67108864\)/) });
+  });
+
+  it('rejects output that is no file', async () => {
+    const entries = await entriesFor(baseFiles());
+    // A FIFO stands for any special file, such as /dev/null, without risking the real one.
+    const fifo = join(dir, 'output.fifo');
+    execFileSync('mkfifo', [fifo]);
+
+    await expect(writeImage(options(fifo, entries))).rejects.toThrow(/Output path .*output\.fifo is not a regular file, and writing the image would replace it/);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it('removes temporaries of dead writers', async () => {
+    const { output, entries } = await firstImage('stale');
+    // A pid above the kernel's pid_max (at most 2^22 on Linux) never exists.
+    const stale = `${output}.tmp-4194305-0123456789ab`;
+    const live = `${output}.tmp-${process.pid}-0123456789ab`;
+    await writeFile(stale, 'left by a killed build');
+    await writeFile(live, 'this process');
+
+    await writeImage(options(output, entries));
+
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    rmSync(live);
+  });
+
   it('keeps previous image on failure', async () => {
     const { output, entries, summary } = await firstImage('failing');
     const before = await readFile(output);
@@ -366,4 +419,20 @@ async function waitForLock(inode: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`no lock on inode ${inode} appeared in /proc/locks within 2 s`);
+}
+
+/**
+ * Returns a signal that reports an abort at its `check`-th throwIfAborted
+ * call, so a test can stop the writer between two of its steps.
+ */
+function abortOnCheck(check: number): AbortSignal {
+  const controller = new AbortController();
+  let calls = 0;
+  const signal = controller.signal;
+  signal.throwIfAborted = () => {
+    calls += 1;
+    if (calls >= check) controller.abort(new DOMException('stopped for the test', 'AbortError'));
+    if (signal.aborted) throw signal.reason;
+  };
+  return signal;
 }

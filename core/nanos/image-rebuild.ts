@@ -20,6 +20,7 @@ import { dirname, resolve } from 'node:path';
 import { KLOG_DUMP_SIZE, type DiskLayout } from './disk-layout';
 import { NanosImageError } from './errors';
 import { parseImageRecord, type ImageRecord } from './image-record';
+import { MAX_JOURNAL_BYTES, PatchJournal } from './patch-journal';
 import type { TreeFile } from './image-tree';
 import { SECTOR_SIZE, encodeInitialExtension } from './tfs-log';
 import type { FilesystemPlan } from './tfs-writer';
@@ -134,12 +135,26 @@ export type PreviousImageCopy = 'clone-or-move' | 'reflink-or-bytes';
  * (bench/README.md). There it renames the previous image to `temporary`
  * instead (see moveImage), when that image is `output` itself.
  */
-export async function startFromPrevious(previous: PreviousImage, temporary: string, output: string, copy: PreviousImageCopy): Promise<{ handle: FileHandle; start: IncrementalStart } | { reason: string }> {
+export async function startFromPrevious(
+  previous: PreviousImage,
+  temporary: string,
+  patch: { output: string; size: number; writtenBytes: number },
+  copy: PreviousImageCopy,
+): Promise<{ handle: FileHandle; start: IncrementalStart; journal?: PatchJournal } | { reason: string }> {
   const cloned = await cloneImage(previous, temporary, copy);
   if (!('reason' in cloned)) return { handle: cloned, start: copy === 'clone-or-move' ? 'clone' : 'copy' };
-  if (!cloned.unsupported || copy !== 'clone-or-move' || resolve(previous.path) !== resolve(output)) return { reason: cloned.reason };
+  if (!cloned.unsupported || copy !== 'clone-or-move' || resolve(previous.path) !== resolve(patch.output)) return { reason: cloned.reason };
+
+  // The journal keeps what the patch overwrites, so it must stay small, and a
+  // shrinking image would cut off bytes that a rollback needs.
+  if (patch.writtenBytes > MAX_JOURNAL_BYTES) {
+    return { reason: `${cloned.reason}, and patching the previous file in place would rewrite ${patch.writtenBytes} bytes (more than ${MAX_JOURNAL_BYTES})` };
+  }
+  if (patch.size < previous.record.size) return { reason: `${cloned.reason}, and the image shrinks, so the previous file cannot be patched in place` };
+
   const moved = await moveImage(previous, temporary);
-  return 'reason' in moved ? { reason: `${cloned.reason}, and ${moved.reason}` } : { handle: moved, start: 'previous-file' };
+  if ('reason' in moved) return { reason: `${cloned.reason}, and ${moved.reason}` };
+  return { handle: moved, start: 'previous-file', journal: PatchJournal.open(moved, previous.record.size) };
 }
 
 /** Source of a rebuild's starting bytes: a reflink clone, a clone or byte copy (tests), or the previous file itself, renamed. */
@@ -241,15 +256,18 @@ export async function hashSources(plan: FilesystemPlan, digests: Map<TreeFile, U
   }
 }
 
-export async function writeZeroRanges(output: FileHandle, ranges: ReadonlyArray<readonly [number, number]>): Promise<void> {
+export async function writeZeroRanges(output: FileHandle, ranges: ReadonlyArray<readonly [number, number]>, signal?: AbortSignal): Promise<void> {
   const zeros = Buffer.alloc(1024 * 1024);
   for (const [start, end] of ranges) {
-    for (let position = start; position < end; position += zeros.length) await output.write(zeros, 0, Math.min(zeros.length, end - position), position);
+    for (let position = start; position < end; position += zeros.length) {
+      signal?.throwIfAborted();
+      await output.write(zeros, 0, Math.min(zeros.length, end - position), position);
+    }
   }
 }
 
-/** Returns the update summary of a rebuild, counting the bytes it wrote: boot.img, the klog area, zeroed ranges, logs, sector 0 of each filesystem and changed files. */
-export function incrementalUpdate(rebuild: RebuildPlan, start: IncrementalStart, bootImageSize: number, filesystems: ReadonlyArray<{ plan: FilesystemPlan }>): ImageUpdate {
+/** Returns the bytes a rebuild writes: boot.img, the klog area, zeroed ranges, logs, sector 0 of each filesystem and changed files. */
+export function patchedBytes(rebuild: RebuildPlan, bootImageSize: number, filesystems: ReadonlyArray<{ plan: FilesystemPlan }>): number {
   let writtenBytes = bootImageSize + KLOG_DUMP_SIZE;
   for (const [start, end] of rebuild.zeroRanges) writtenBytes += end - start;
   for (const { plan } of filesystems) {
@@ -259,7 +277,12 @@ export function incrementalUpdate(rebuild: RebuildPlan, start: IncrementalStart,
       if (!rebuild.reused.has(file)) for (const extent of extents) writtenBytes += extent.sectors * SECTOR_SIZE;
     }
   }
-  return { kind: 'incremental', start, writtenBytes, reusedBytes: rebuild.reusedBytes };
+  return writtenBytes;
+}
+
+/** Returns the update summary of a rebuild. */
+export function incrementalUpdate(rebuild: RebuildPlan, start: IncrementalStart, bootImageSize: number, filesystems: ReadonlyArray<{ plan: FilesystemPlan }>): ImageUpdate {
+  return { kind: 'incremental', start, writtenBytes: patchedBytes(rebuild, bootImageSize, filesystems), reusedBytes: rebuild.reusedBytes };
 }
 
 /**

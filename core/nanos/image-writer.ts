@@ -7,17 +7,18 @@
 // and only the ranges that differ are written (image-rebuild.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 import { BOOTFS_SECTORS, BOOTFS_SIZE, KLOG_DUMP_SIZE, diskLayout, type DiskLayout } from './disk-layout';
 import { NanosImageError } from './errors';
 import { copyFileData } from './file-data';
-import { startFromPrevious, hashSources, incrementalUpdate, planRebuild, writeZeroRanges, type IncrementalStart, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
+import { startFromPrevious, hashSources, incrementalUpdate, patchedBytes, planRebuild, writeZeroRanges, type IncrementalStart, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
 import { IMAGE_RECORD_FORMAT, filesystemRecord, hostIdentity, type ImageRecord } from './image-record';
 import { decideImageSize } from './image-size';
 import { buildImageTree, readSourceSizes, resolvePath, walkFiles, type ImageEntry, type TreeDirectory, type TreeFile } from './image-tree';
 import { manifestAttributes, type BootManifest } from './manifest';
+import type { PatchJournal } from './patch-journal';
 import { PARTITION_TYPE_LINUX, encodePartitionEntry, parseBootImage, withPartitionTable } from './mbr';
 import { SECTOR_SIZE, UUID_LENGTH, encodeLabel } from './tfs-log';
 import { planFilesystem, type FilesystemPlan, type TupleOrdering } from './tfs-writer';
@@ -70,6 +71,12 @@ export interface WriteImageOptions {
    * write, with the reason in `update`.
    */
   previous?: PreviousImage;
+  /**
+   * Stops the write between steps and between 4 MiB chunks. The writer then
+   * removes its temporary file, or puts the previous image back when it was
+   * patching it in place, and rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Kind of write: in full, or as an update of a clone of the previous image. */
@@ -222,9 +229,10 @@ async function writeAt(output: FileHandle, bytes: Uint8Array, position: number):
 /**
  * Writes a bootable image. The image goes to `output + '.tmp-<pid>-<random>'`
  * first and is renamed to `output` only when complete. On any error the
- * temporary file is removed and `output` is left as it was, except when a
- * rebuild had already moved the previous image to the temporary name (on
- * filesystems without reflinks): then `output` is missing, never partial.
+ * temporary file is removed and `output` is left as it was. A rebuild that
+ * patches the previous file in place (on filesystems without reflinks) puts
+ * it back from its journal. Only if that fails too is `output` missing,
+ * never partial.
  */
 export async function writeImage(options: WriteImageOptions): Promise<ImageSummary> {
   return writeImageWithOrdering(options, {});
@@ -240,6 +248,53 @@ function knownDigests(plans: readonly FilesystemPlan[]): Map<TreeFile, Uint8Arra
     }
   }
   return digests;
+}
+
+/**
+ * Rejects an output path that exists but is not a regular file. The image is
+ * renamed over the output, which would replace a device such as /dev/null,
+ * a FIFO or a symlink with a plain file.
+ */
+async function checkOutputPath(output: string): Promise<void> {
+  let stats;
+  try {
+    stats = await lstat(output);
+  } catch {
+    return;
+  }
+  if (stats.isFile()) return;
+  const kind = stats.isDirectory() ? 'a folder' : stats.isSymbolicLink() ? 'a symlink' : stats.isCharacterDevice() || stats.isBlockDevice() ? 'a device' : 'not a regular file';
+  throw invalidOption(`Output path ${output} is ${kind}, and writing the image would replace it with a regular file; give the path of a new or existing image file${stats.isSymbolicLink() ? ' (the symlink target, if that is the image)' : ''}.`);
+}
+
+/**
+ * Removes temporary images that a killed writer left beside the output
+ * (`<output>.tmp-<pid>-<random>` of a process that no longer exists).
+ * A process that is gone cannot clean up after SIGKILL itself.
+ */
+async function removeStaleTemporaries(output: string): Promise<void> {
+  const prefix = `${basename(output)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(output));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
+    if (match === null || Number(match[1]) === process.pid || isProcessAlive(Number(match[1]))) continue;
+    await rm(join(dirname(output), name), { force: true });
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function createEmpty(temporary: string): Promise<FileHandle> {
@@ -262,6 +317,8 @@ export async function writeImageWithOrdering(
   copy: PreviousImageCopy = 'clone-or-move',
 ): Promise<ImageSummary> {
   validateOptions(options);
+  await checkOutputPath(options.output);
+  await removeStaleTemporaries(options.output);
   const label = options.label ?? '';
   const rootAttributes = manifestAttributes(options.manifest);
 
@@ -312,20 +369,24 @@ export async function writeImageWithOrdering(
 
   const temporary = `${options.output}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let output: FileHandle | undefined;
+  let journal: PatchJournal | undefined;
   let uuids: { root: Uint8Array; boot: Uint8Array };
   let host: ImageRecord['host'];
   try {
     if (rebuild) {
-      const cloned = await startFromPrevious(options.previous!, temporary, options.output, copy);
+      const patch = { output: options.output, size, writtenBytes: patchedBytes(rebuild, bootImage.length, filesystems) };
+      const cloned = await startFromPrevious(options.previous!, temporary, patch, copy);
       if ('reason' in cloned) {
         rebuild = undefined;
         fullReason = cloned.reason;
       } else {
-        output = cloned.handle;
+        journal = cloned.journal;
+        output = journal?.output ?? cloned.handle;
         start = cloned.start;
       }
     }
     output ??= await createEmpty(temporary);
+    options.signal?.throwIfAborted();
     // Sizing the file before writing matters on XFS: extending it afterwards
     // writes back and waits for all data past the on-disk size (xfs_setattr_size).
     await output.truncate(size);
@@ -335,7 +396,7 @@ export async function writeImageWithOrdering(
     if (rebuild) {
       // A fresh image leaves the klog area as a hole; a booted copy may hold a kernel log there.
       await writeAt(output, new Uint8Array(KLOG_DUMP_SIZE), layout.klogOffset);
-      await writeZeroRanges(output, rebuild.zeroRanges);
+      await writeZeroRanges(output, rebuild.zeroRanges, options.signal);
     }
     for (const { plan, offset } of filesystems) {
       for (const extension of plan.extensions) await writeAt(output, extension.bytes, offset + extension.sector * SECTOR_SIZE);
@@ -343,7 +404,7 @@ export async function writeImageWithOrdering(
 
     for (const { plan, offset } of filesystems) {
       const changed = rebuild ? plan.files.filter(({ file }) => !rebuild!.reused.has(file)) : plan.files;
-      await copyFileData(output, offset, changed, digests);
+      await copyFileData(output, offset, changed, digests, options.signal);
     }
 
     const derived =
@@ -360,14 +421,19 @@ export async function writeImageWithOrdering(
     await writeAt(output, bootPlan.encodeInitialSector(uuids.boot, ''), layout.bootfsOffset);
     await writeAt(output, rootPlan.encodeInitialSector(uuids.root, label), layout.rootfsOffset);
 
+    options.signal?.throwIfAborted();
     host = hostIdentity(await output.stat({ bigint: true }));
     await output.close();
     output = undefined;
     await rename(temporary, options.output);
   } catch (error) {
-    await output?.close().catch(() => undefined);
-    await rm(temporary, { force: true });
-    if (error instanceof NanosImageError) throw error;
+    if (journal !== undefined && output !== undefined) {
+      await restorePrevious(journal, output, temporary, options.output);
+    } else {
+      await output?.close().catch(() => undefined);
+      await rm(temporary, { force: true });
+    }
+    if (error instanceof NanosImageError || isAbort(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new NanosImageError('io', `Writing image ${options.output} failed (${code}): ${(error as Error).message}`, options.output, { cause: error });
   }
@@ -383,6 +449,27 @@ export async function writeImageWithOrdering(
   };
   const update = rebuild ? incrementalUpdate(rebuild, start, bootImage.length, filesystems) : { kind: 'full' as const, ...(fullReason !== undefined ? { reason: fullReason } : {}) };
   return summarize({ options, label, size, freeBytes, layout, bootPlan, rootPlan, rootTree, uuids, record, update });
+}
+
+/**
+ * Puts the previous image back after a failed patch in place: the journal
+ * rewrites the bytes the patch replaced and the file goes back to the output
+ * path. If that fails too, the temporary file is removed, so the output path
+ * is left without an image, never with a partial one.
+ */
+async function restorePrevious(journal: PatchJournal, output: FileHandle, temporary: string, path: string): Promise<void> {
+  try {
+    await journal.rollback();
+    await output.close();
+    await rename(temporary, path);
+  } catch {
+    await output.close().catch(() => undefined);
+    await rm(temporary, { force: true });
+  }
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }
 
 function summarize(parts: {
