@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../qemu';
 import { processesMatching } from '../qemu/test-support/nanos-boot';
 import { hasCommand, Lab } from '../resolve/test-support/lab';
+import { startRun as startBackgroundRun, type BackgroundRun } from './test-support/background-run';
 
 const CLI = path.resolve(__dirname, '../../dist/bin/nx-unikernel.js');
 const REPO = path.resolve(__dirname, '../..');
@@ -60,23 +61,8 @@ async function fetchFromRun(args: string[], url: string, cwd = lab.dir): Promise
   }
 }
 
-/** Starts `nx-unikernel run` in the background and resolves once its output matches `pattern`. */
-async function startRun(args: string[], pattern: RegExp): Promise<{ child: ReturnType<typeof spawn>; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd: lab.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-
-  const deadline = Date.now() + 60_000;
-  while (!pattern.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`run did not print ${pattern}:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { child, output: () => output, exited };
+function startRun(args: string[], pattern: RegExp): Promise<BackgroundRun> {
+  return startBackgroundRun(args, pattern, lab.dir);
 }
 
 describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
@@ -94,6 +80,10 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
     [['--ready-timeout', 'soon'], 'invalid --ready-timeout "soon"'],
     [['--ready-timeout=-5'], 'invalid --ready-timeout "-5"'],
+    [
+      ['--ready-timeout', '99999999999'],
+      'invalid --ready-timeout "99999999999": it is above 2147483.647 seconds (about 24.8 days), the longest delay a Node.js timer supports; give a smaller number of seconds',
+    ],
     [['--ready-path', 'health'], 'invalid --ready-path "health": give an HTTP path that starts with "/" and has no spaces, e.g. --ready-path /health'],
   ])('run %j exits 2', (args, message) => {
     usage.write('exit0.c', 'int main(void){return 0;}\n');

@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import type { ResolvedUnikernelConfig } from '../config';
 import type { Vm, VmExit } from '../qemu';
+import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 import type { ConfigCliOptions } from './config-options';
 import { createLog, type LogLine } from './log';
+import { createRunFolder } from './run-folders';
 import { addConfigOptions, CliInputError, reportFailure } from './shared-options';
 
 interface RunOptions extends ConfigCliOptions {
@@ -79,7 +81,7 @@ async function runRun(target: string | undefined, options: RunOptions, command: 
     if (kind === 'image') {
       image = path.resolve(target as string);
     } else {
-      temporaryFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'nx-unikernel-run-'));
+      temporaryFolder = createRunFolder(log);
       image = await buildTemporaryImage(config, temporaryFolder, log);
     }
     const outcome = await boot(image, config, options, log);
@@ -96,6 +98,11 @@ function checkReadinessOptions(options: RunOptions): void {
   const timeout = options.readyTimeout;
   if (timeout !== undefined && (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(Number(timeout) > 0))) {
     throw new CliInputError(`invalid --ready-timeout "${timeout}": give a positive number of seconds, e.g. --ready-timeout 30`);
+  }
+  if (timeout !== undefined && Number(timeout) > MAX_TIMER_DELAY_SECONDS) {
+    throw new CliInputError(
+      `invalid --ready-timeout "${timeout}": it is above ${MAX_TIMER_DELAY_SECONDS} seconds (about 24.8 days), the longest delay a Node.js timer supports; give a smaller number of seconds, e.g. --ready-timeout 30`,
+    );
   }
   const readyPath = options.readyPath;
   if (readyPath !== undefined && !/^\/\S*$/.test(readyPath)) {
@@ -212,8 +219,9 @@ function collectSerialLog(vm: Vm): string[] {
   return lines;
 }
 
+/** Formats the serial lines received so far; the guest may still print more after this moment. */
 function formatSerialTail(tail: readonly string[]): string {
-  return tail.length === 0 ? ' (the guest printed nothing)' : `\nlast serial lines:\n${tail.slice(-10).join('\n')}`;
+  return tail.length === 0 ? ' (the guest had printed nothing by then)' : `\nlast serial lines:\n${tail.slice(-10).join('\n')}`;
 }
 
 /** Writes the guest console output to a file in the temp folder and returns its path. */

@@ -3,6 +3,7 @@
 // ConfigError messages quote `expected` and `example` for the key that failed.
 
 import { MIN_MEMORY_MIB } from '../qemu/command';
+import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 
 export interface FieldDoc {
   /** Effect of the key and its default, shown by editors. */
@@ -208,7 +209,7 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
   },
   'readiness.timeoutSeconds': {
     description: `Maximum time in seconds to wait for the program to be ready. Default ${DEFAULT_READINESS_TIMEOUT_SECONDS}.`,
-    expected: 'a number of seconds above 0',
+    expected: `a number of seconds above 0 and at most ${MAX_TIMER_DELAY_SECONDS} (about 24.8 days, the longest delay a Node.js timer supports)`,
     example: '30',
   },
   bindAddress: {

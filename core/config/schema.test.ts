@@ -281,6 +281,11 @@ describe('parseUnikernelConfig invalid keys', () => {
     ['readiness type', { readiness: '/healthz' }, ['readiness: "/healthz" is a string', 'Expected an object with the optional keys httpPath and timeoutSeconds']],
     ['readiness httpPath', { readiness: { httpPath: 'healthz' } }, ['readiness.httpPath: "healthz" is invalid', 'Expected a path starting with /']],
     ['readiness timeout', { readiness: { timeoutSeconds: 0 } }, ['readiness.timeoutSeconds: 0 is invalid', 'Expected a number of seconds above 0']],
+    [
+      'readiness timeout above the timer limit',
+      { readiness: { timeoutSeconds: 99999999999 } },
+      ['readiness.timeoutSeconds: 99999999999 is invalid', 'at most 2147483.647 (about 24.8 days, the longest delay a Node.js timer supports)'],
+    ],
     ['readiness unknown key', { readiness: { port: 80 } }, ['readiness.port: unknown key', 'Known keys: httpPath, timeoutSeconds']],
     ['bindAddress', { bindAddress: 'localhost' }, ['bindAddress: "localhost" is invalid', 'Expected an IPv4 address']],
     ['manifest number', { manifest: { exec_wait_for_ip4_secs: 5 } }, ['manifest.exec_wait_for_ip4_secs: 5 is a number', 'quote numbers and booleans', 'Example: "5"']],

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { MIN_MEMORY_MIB } from '../qemu/command';
+import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 import { FIELD_DOCS } from './field-docs';
 import { parsePortSpec, PORT_PATTERN } from './port-spec';
 import { parseSize, SIZE_PATTERN } from './units';
@@ -142,7 +143,7 @@ export const UnikernelConfig = z
     readiness: z
       .strictObject({
         httpPath: z.string().regex(/^\//).optional().meta(docMeta('readiness.httpPath')),
-        timeoutSeconds: z.number().positive().optional().meta(docMeta('readiness.timeoutSeconds')),
+        timeoutSeconds: z.number().positive().max(MAX_TIMER_DELAY_SECONDS).optional().meta(docMeta('readiness.timeoutSeconds')),
       })
       .optional()
       .meta(docMeta('readiness')),

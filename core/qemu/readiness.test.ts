@@ -217,6 +217,8 @@ describe('waitForPorts', () => {
     [{ http: { path: 'health' } }, 'invalid readiness path "health": it must start with "/" and contain no spaces'],
     [{ http: { path: '/', guestPort: 81 } }, 'the HTTP readiness check names guest port 81, which is not a forwarded TCP port: forward it with -p'],
     [{ timeoutMs: 0 }, 'invalid readiness timeoutMs 0: use a positive number of ms'],
+    [{ timeoutMs: 2 ** 31 }, 'invalid readiness timeoutMs 2147483648: it is above 2147483647 ms (about 24.8 days), the longest delay a Node.js timer supports'],
+    [{ intervalMs: 99999999999000 }, 'invalid readiness intervalMs 99999999999000: it is above 2147483647 ms'],
   ] as const)('rejects %j', async (options, message) => {
     const wait = waitForPorts([{ guestPort: 80, hostPort: 1 }], options);
 

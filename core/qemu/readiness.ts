@@ -21,6 +21,7 @@
 
 import { QemuError } from './errors';
 import { probePort, type ProbeOutcome } from './port-probe';
+import { checkTimerDelay } from './timer-limit';
 
 export interface ReadinessTarget {
   guestPort: number;
@@ -140,6 +141,26 @@ interface Settings {
   signal?: AbortSignal;
 }
 
+type Delays = Pick<Settings, 'timeoutMs' | 'intervalMs' | 'maxIntervalMs' | 'attemptTimeoutMs' | 'silentAfterMs' | 'hintAfterMs'>;
+
+/**
+ * Returns the delays of `options` with their defaults filled in. Throws
+ * QemuError `invalid-option` for a delay that is not positive or does not fit
+ * a Node.js timer (see timer-limit.ts), so a caller can check them before it
+ * starts anything.
+ */
+export function checkReadinessDelays(options: ReadinessOptions): Delays {
+  const delay = (name: string, value: number | undefined, fallback: number): number => checkTimerDelay(`readiness ${name}`, value ?? fallback);
+  return {
+    timeoutMs: delay('timeoutMs', options.timeoutMs, 60_000),
+    intervalMs: delay('intervalMs', options.intervalMs, 100),
+    maxIntervalMs: delay('maxIntervalMs', options.maxIntervalMs, 250),
+    attemptTimeoutMs: delay('attemptTimeoutMs', options.attemptTimeoutMs, 5000),
+    silentAfterMs: delay('silentAfterMs', options.silentAfterMs, 500),
+    hintAfterMs: delay('hintAfterMs', options.hintAfterMs, 10_000),
+  };
+}
+
 function resolveSettings(targets: readonly ReadinessTarget[], options: ReadinessOptions): Settings {
   const http = options.http;
   let httpCheck: Settings['http'];
@@ -152,21 +173,10 @@ function resolveSettings(targets: readonly ReadinessTarget[], options: Readiness
     httpCheck = { ...http, guestPort };
   }
 
-  const positive = (name: string, value: number | undefined, fallback: number): number => {
-    const result = value ?? fallback;
-    if (!Number.isFinite(result) || result <= 0) throw new QemuError('invalid-option', `invalid readiness ${name} ${result}: use a positive number of ms`);
-    return result;
-  };
-
   return {
     host: options.host ?? '127.0.0.1',
     http: httpCheck,
-    timeoutMs: positive('timeoutMs', options.timeoutMs, 60_000),
-    intervalMs: positive('intervalMs', options.intervalMs, 100),
-    maxIntervalMs: positive('maxIntervalMs', options.maxIntervalMs, 250),
-    attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 5000),
-    silentAfterMs: positive('silentAfterMs', options.silentAfterMs, 500),
-    hintAfterMs: positive('hintAfterMs', options.hintAfterMs, 10_000),
+    ...checkReadinessDelays(options),
     guestNetworkUp: options.guestNetworkUp ?? (() => true),
     onHint: options.onHint,
     signal: options.signal,

@@ -2,6 +2,7 @@
 // the runner for programs that finish, as opposed to servers.
 
 import { QemuError, type QemuErrorCode } from './errors';
+import { checkTimerDelay } from './timer-limit';
 import { startVm, type StartVmOptions } from './vm';
 
 export interface RunVmOptions extends StartVmOptions {
@@ -21,6 +22,7 @@ export interface RunVmOptions extends StartVmOptions {
  * signal stopped the VM, or a start error from `startVm`.
  */
 export async function runVm(options: RunVmOptions): Promise<number> {
+  if (options.timeoutMs !== undefined) checkTimerDelay('timeoutMs', options.timeoutMs);
   const vm = startVm(options);
   if (options.onSerialLine) vm.on('serial', options.onSerialLine);
   if (options.onStderrLine) vm.on('stderr', options.onStderrLine);

@@ -36,6 +36,20 @@ describe('startVm', () => {
     expect(() => startVm({ image: missingImage, accelerator: 'tcg', memory: 'lots' })).toThrow(QemuError);
   });
 
+  it('timer delays above 2^31-1 ms throw at once', () => {
+    const tooLong = 2 ** 31;
+
+    expect(() => startVm({ image: missingImage, accelerator: 'tcg', ports: ['8080'], readiness: { timeoutMs: tooLong } })).toThrow(
+      'invalid readiness timeoutMs 2147483648: it is above 2147483647 ms',
+    );
+    expect(() => startVm({ image: missingImage, accelerator: 'tcg', stopGraceMs: tooLong })).toThrow('invalid stopGraceMs 2147483648');
+    expect(() => startVm({ image: missingImage, accelerator: 'tcg', kernelFatalGraceMs: -1 })).toThrow('invalid kernelFatalGraceMs -1: use a non-negative number of ms');
+  });
+
+  it('runVm rejects a timeout above 2^31-1 ms', async () => {
+    await expect(runVm({ image: missingImage, accelerator: 'tcg', timeoutMs: 2 ** 31 })).rejects.toThrow('invalid timeoutMs 2147483648: it is above 2147483647 ms');
+  });
+
   it('config and CLI forwards appear once', async () => {
     const fromConfig = ['8080', '5353/udp'];
     const fromCli = [8080, '8080:8080/tcp', { protocol: 'udp' as const, hostPort: 5353, guestPort: 5353 }, '5353:5353/UDP'];
@@ -115,6 +129,8 @@ describe('QEMU after the parent exits', () => {
   it.each([
     ['process.exit()', 'process.exit(0)'],
     ['an uncaught exception', "throw new Error('parent failed on purpose')"],
+    // No code runs in a process killed with SIGKILL, so only the parent-death signal that setpriv sets can end QEMU.
+    ['SIGKILL of the parent', "process.kill(process.pid, 'SIGKILL')"],
   ])('%s terminates QEMU', async (_, ending) => {
     const dir = await mkdtemp(join(tmpdir(), 'nx-unikernel-exit-'));
     const pidFile = join(dir, 'qemu.pid');

@@ -15,8 +15,10 @@ import { KernelFatalWatcher } from './kernel-fatal';
 import { clearKlogDump, findKlogArea, readKlogDump } from './klog-dump';
 import { LineQueue } from './line-queue';
 import { DEFAULT_BIND_ADDRESS, assertHostPortsFree, mergePortForwards, type PortForward, type PortInput } from './ports';
-import { waitForPorts, type PortReadiness, type ReadinessOptions } from './readiness';
+import { canUseParentDeathSignal, findSetprivExecFailure, withParentDeathSignal } from './parent-death';
+import { checkReadinessDelays, waitForPorts, type PortReadiness, type ReadinessOptions } from './readiness';
 import { trackVm, type StoppableVm } from './signals';
+import { checkTimerDelay } from './timer-limit';
 
 export interface VmReadinessOptions extends Omit<ReadinessOptions, 'host' | 'signal' | 'guestNetworkUp' | 'onHint'> {
   /** Guest TCP ports to wait for. Default: every forwarded TCP port. */
@@ -105,6 +107,8 @@ export class Vm extends EventEmitter<VmEvents> {
   private currentCommand: QemuCommand;
   private subprocess: ResultPromise | undefined;
   private stopReason: string | undefined;
+  /** The grace period of the first stop request, used when that request came before QEMU started. */
+  private stopGraceMs: number | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private networkUp = false;
   private serialLineCount = 0;
@@ -136,6 +140,7 @@ export class Vm extends EventEmitter<VmEvents> {
     this.forwards = mergePortForwards(options.ports);
     this.choice = detectAccelerator(options.accelerator ?? 'auto');
     this.currentCommand = this.command(this.choice);
+    checkVmDelays(options);
 
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -197,17 +202,24 @@ export class Vm extends EventEmitter<VmEvents> {
   /**
    * Stops QEMU: SIGTERM, which QEMU handles by shutting down, then SIGKILL if
    * it is still running after the grace period. Resolves with the exit.
+   * Throws QemuError `invalid-option` for a `graceMs` that a timer cannot hold.
    */
   stop(options: StopOptions = {}): Promise<VmExit> {
     if (this.finished) return this.exited;
+    if (options.graceMs !== undefined) checkTimerDelay('stop graceMs', options.graceMs, { allowZero: true });
     this.stopReason ??= options.reason ?? 'stop() was called';
-
-    const subprocess = this.subprocess;
-    if (subprocess !== undefined && this.killTimer === undefined) {
-      subprocess.kill('SIGTERM');
-      this.killTimer = setTimeout(() => subprocess.kill('SIGKILL'), options.graceMs ?? this.options.stopGraceMs ?? 5000);
-    }
+    this.stopGraceMs ??= options.graceMs;
+    // Before QEMU starts there is no process to signal. runQemu then either
+    // skips the start or sends the stop right after it.
+    if (this.subprocess !== undefined) this.sendStop(this.subprocess);
     return this.exited;
+  }
+
+  /** Sends SIGTERM once, and SIGKILL after the grace period. */
+  private sendStop(subprocess: ResultPromise): void {
+    if (this.killTimer !== undefined) return;
+    subprocess.kill('SIGTERM');
+    this.killTimer = setTimeout(() => subprocess.kill('SIGKILL'), this.stopGraceMs ?? this.options.stopGraceMs ?? 5000);
   }
 
   private command(choice: AcceleratorChoice): QemuCommand {
@@ -272,9 +284,14 @@ export class Vm extends EventEmitter<VmEvents> {
       return { kind: 'stopped', reason: this.stopReason, qemuStatus: null, signal: null, message: `VM stopped before QEMU started (${this.stopReason})` };
     }
     await this.prepareKlogArea();
+    const throughSetpriv = await canUseParentDeathSignal();
     this.attemptStartedAt = Date.now();
 
-    const subprocess = execa(command.file, command.args, {
+    // NOTE: without setpriv (macOS, or a setpriv without --pdeathsig), QEMU
+    // outlives this process when it is killed with SIGKILL. Every other
+    // ending of this process stops QEMU (signals.ts and execa's cleanup).
+    const launch = throughSetpriv ? withParentDeathSignal(command) : command;
+    const subprocess = execa(launch.file, launch.args, {
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe',
@@ -284,6 +301,9 @@ export class Vm extends EventEmitter<VmEvents> {
       forceKillAfterDelay: false,
     });
     this.subprocess = subprocess;
+    // A stop requested while the klog area was prepared or the setpriv check
+    // ran found no process to signal, so it is sent now.
+    if (this.stopReason !== undefined) this.sendStop(subprocess);
     const accelerator = this.choice.accelerator;
 
     const serial = createInterface({ input: subprocess.stdout, crlfDelay: Infinity });
@@ -308,6 +328,10 @@ export class Vm extends EventEmitter<VmEvents> {
 
     if (result.exitCode === undefined && result.signal === undefined) {
       throw spawnError(command, result.cause);
+    }
+    const execFailure = throughSetpriv ? findSetprivExecFailure(result.exitCode ?? null, this.stderrText) : undefined;
+    if (execFailure !== undefined) {
+      throw spawnError(command, Object.assign(new Error(execFailure.message), { code: execFailure.notFound ? 'ENOENT' : 'EACCES' }));
     }
     const exit = mapQemuExit({
       status: result.exitCode ?? null,
@@ -474,6 +498,15 @@ export class Vm extends EventEmitter<VmEvents> {
 
   private endIteration(): void {
     for (const listener of this.endListeners.splice(0)) listener();
+  }
+}
+
+/** Throws QemuError `invalid-option` for a delay of `options` that is negative or does not fit a Node.js timer. */
+function checkVmDelays(options: StartVmOptions): void {
+  if (options.readiness !== undefined && options.readiness !== false) checkReadinessDelays(options.readiness);
+  const delays = { stopGraceMs: options.stopGraceMs, kvmRetryWindowMs: options.kvmRetryWindowMs, kernelFatalGraceMs: options.kernelFatalGraceMs };
+  for (const [name, value] of Object.entries(delays)) {
+    if (value !== undefined) checkTimerDelay(name, value, { allowZero: true });
   }
 }
 
