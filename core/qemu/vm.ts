@@ -237,6 +237,8 @@ export class Vm extends EventEmitter<VmEvents> {
     const untrack = this.options.handleSignals === false ? () => {} : trackVm(this.signalHandle());
 
     try {
+      // The setpriv check runs a process; start it now, so it overlaps the port check.
+      void canUseParentDeathSignal();
       if (this.choice.note !== undefined) this.note(this.choice.note);
       if (this.options.checkHostPorts !== false) await assertHostPortsFree(this.forwards, this.options.bindAddress ?? DEFAULT_BIND_ADDRESS);
 
