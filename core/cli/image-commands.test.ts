@@ -153,6 +153,27 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
   });
 
+  it('build records the kernel folder\'s version', () => {
+    lab.write('version.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', lab.path('version'), lab.path('version.c')]);
+    const releaseDir = lab.path('kernels/0.1.55');
+    fs.mkdirSync(path.dirname(releaseDir), { recursive: true });
+    fs.cpSync(KERNEL_DIR ?? '', releaseDir, { recursive: true });
+
+    const build = spawnSync(process.execPath, [CLI, 'build', 'version', '-o', 'version.img', '--nanos-version', '0.1.54'], {
+      encoding: 'utf8',
+      cwd: lab.dir,
+      env: { ...process.env, NX_UNIKERNEL_NANOS_DIR: releaseDir },
+    });
+
+    expect(build.status, build.stderr).toBe(0);
+    expect(build.stderr).toContain(`kernel: Nanos 0.1.55 from ${releaseDir} (env)`);
+    expect(build.stderr).toContain('warning: Nanos 0.1.54 was requested, but the release folder');
+    expect(build.stderr).toContain('To boot 0.1.54, unset NX_UNIKERNEL_NANOS_DIR');
+    const manifest = JSON.parse(fs.readFileSync(lab.path('version.img.manifest.json'), 'utf8')) as { kernelVersion?: string };
+    expect(manifest.kernelVersion).toBe('0.1.55');
+  });
+
   it('build names a missing interpreter', () => {
     fs.mkdirSync(lab.path('empty-root'), { recursive: true });
 
