@@ -43,7 +43,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const log = options.log ?? (() => {});
   const program = config.program;
   if (!program) {
-    throw new BuildError(`${config.source} names no program: set "program" to the ELF file to run, e.g. "dist/server"`);
+    throw new BuildError(`no program found in ${config.source}: give the ELF file to run as the first argument, or set "program" in the config, e.g. "dist/server"`);
   }
 
   const packed = packedCopies(config);

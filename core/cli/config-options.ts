@@ -13,6 +13,7 @@ import {
   readOpsConfig,
   type ResolvedUnikernelConfig,
 } from '../config';
+import { checkProgramNotInArgs } from './program-in-args';
 import { CliInputError } from './shared-options';
 
 export interface ConfigCliOptions {
@@ -36,7 +37,9 @@ export interface ConfigCliOptions {
 
 /** Reads the config file, if any, and lays the command-line values over it. The `-p` ports are added to the file's. */
 export function loadCliConfig(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
-  return addCliPorts(loadConfigAndOverrides(program, options, log), options.port);
+  const config = addCliPorts(loadConfigAndOverrides(program, options, log), options.port);
+  checkProgramNotInArgs(program, options.args, config.program);
+  return config;
 }
 
 function loadConfigAndOverrides(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {

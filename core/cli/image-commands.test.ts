@@ -117,6 +117,42 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
   });
 });
 
+describe.skipIf(!fs.existsSync(CLI))('build without a program', () => {
+  const usage = Lab.create('nxu-build-usage-');
+  afterAll(() => usage.remove());
+
+  function buildIn(...args: string[]): { status: number | null; stderr: string } {
+    const result = spawnSync(process.execPath, [CLI, 'build', ...args], { encoding: 'utf8', cwd: usage.dir, timeout: 60_000 });
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  it('program after -a is named', () => {
+    usage.write('exit0.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
+
+    const build = buildIn('-a', '5', './exit0');
+
+    expect(build.status, build.stderr).toBe(2);
+    expect(build.stderr).toContain('error: no program given: -a/--args takes every following word as a guest argument, so it took "5" "./exit0"');
+    expect(build.stderr).toContain('"./exit0" is an existing file and looks like the program');
+    expect(build.stderr).toContain('Put the program before -a (build ./server -a 5), or end the arguments with -- and put the program last (build -a 5 -- ./server).');
+  });
+
+  it('-a without any file word', () => {
+    const build = buildIn('-a', '5', 'six');
+
+    expect(build.status, build.stderr).toBe(2);
+    expect(build.stderr).toContain('so it took "5" "six", and none of them is an existing file');
+  });
+
+  it('no program and no -a', () => {
+    const build = buildIn('-o', 'x.img');
+
+    expect(build.status, build.stderr).toBe(2);
+    expect(build.stderr).toContain('error: no program found in command-line options: give the ELF file to run as the first argument, or set "program" in the config');
+  });
+});
+
 describe.skipIf(skipReason !== undefined)('build, run and inspect on real programs', () => {
   const kernelArgs = ['--kernel-dir', KERNEL_DIR ?? ''];
 
