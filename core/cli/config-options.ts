@@ -46,7 +46,7 @@ function loadConfigAndOverrides(program: string | undefined, options: ConfigCliO
   const file = options.config === undefined ? undefined : path.resolve(options.config);
   if (file !== undefined && isOpsConfig(file)) return loadOpsConfig(file, program, options, log);
 
-  const fromFile = file === undefined ? {} : (parseJsonText(fs.readFileSync(file, 'utf8'), file) as Record<string, unknown>);
+  const fromFile = file === undefined ? {} : readConfigObject(file);
   const merged: Record<string, unknown> = { ...fromFile, ...overrides(program, options, file === undefined) };
   if (file === undefined) return parseUnikernelConfig(merged, { file: 'command-line options', baseDir: process.cwd() });
   return parseUnikernelConfig(merged, { file });
@@ -126,7 +126,7 @@ function overrides(program: string | undefined, options: ConfigCliOptions, relat
   if (options.imageSize !== undefined) result['imageSize'] = options.imageSize;
   if (options.freeSpace !== undefined) result['freeSpace'] = options.freeSpace;
   if (options.memory !== undefined) result['memory'] = options.memory;
-  if (options.cpus !== undefined) result['cpus'] = Number(options.cpus);
+  if (options.cpus !== undefined) result['cpus'] = parseCpus(options.cpus);
   if (options.accel !== undefined) result['accelerator'] = options.accel;
   return result;
 }
@@ -136,4 +136,22 @@ function splitCopy(value: string): string | { from: string; to: string } {
   const separator = value.indexOf(':/');
   if (separator <= 0) return value;
   return { from: value.slice(0, separator), to: value.slice(separator + 1) };
+}
+
+/** Parses --cpus here, because Number("abc") is NaN, which the schema would show as null instead of the text given. */
+function parseCpus(text: string): number {
+  if (!/^\d+$/.test(text)) {
+    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is not a whole number. Give a whole number of at least 1, e.g. --cpus 2`);
+  }
+  return Number(text);
+}
+
+/** Reads a unikernel.json, whose top level must be an object for the command-line values to be laid over it. */
+function readConfigObject(file: string): Record<string, unknown> {
+  const json = parseJsonText(fs.readFileSync(file, 'utf8'), file);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    const found = json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`;
+    throw new CliInputError(`invalid config ${file}: its content is ${found}, but the config must be a JSON object, e.g. {"program": "dist/server"}`);
+  }
+  return json as Record<string, unknown>;
 }

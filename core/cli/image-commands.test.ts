@@ -91,6 +91,9 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
   it.each([
     [['--memory', '1K'], 'memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
     [['--memory', '15M'], 'memory: "15M" is below the minimum of 16M'],
+    [['--memory', '0'], 'memory: "0" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
+    [['--cpus', 'abc'], 'invalid --cpus "abc": it is not a whole number. Give a whole number of at least 1, e.g. --cpus 2'],
+    [['--cpus', '0'], 'cpus: 0 is invalid. Expected a whole number of at least 1'],
     [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
     [['--ready-timeout', 'soon'], 'invalid --ready-timeout "soon"'],
     [['--ready-timeout=-5'], 'invalid --ready-timeout "-5"'],
@@ -103,6 +106,17 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
 
     expect(run.status, run.stderr).toBe(2);
     expect(run.stderr).toContain(message);
+  });
+
+  it('unikernel.json that is an array exits 2', () => {
+    usage.write('exit0.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
+    usage.write('array.json', '[]');
+
+    const run = runIn(usage.dir, 'exit0', '-c', 'array.json');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`invalid config ${usage.path('array.json')}: its content is an array, but the config must be a JSON object`);
   });
 
   it('unikernel.json memory below minimum exits 2', () => {
