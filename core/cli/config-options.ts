@@ -33,11 +33,13 @@ export interface ConfigCliOptions {
   accel?: string;
   klib: string[];
   libraryPath?: string;
+  /** The run command's --bind; build has no such option. */
+  bind?: string;
 }
 
 /** Reads the config file, if any, and lays the command-line values over it. The `-p` ports are added to the file's. */
 export function loadCliConfig(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
-  const config = addCliPorts(loadConfigAndOverrides(program, options, log), options.port);
+  const config = addCliPorts(loadConfigAndOverrides(program, options, log), options.port, options.bind);
   checkProgramNotInArgs(program, options.args, config.program);
   return config;
 }
@@ -88,10 +90,11 @@ function loadOpsConfig(file: string, program: string | undefined, options: Confi
 /**
  * Adds the `-p` forwards after the config's, as `ops run -p` appends to
  * RunConfig.Ports (MergeToConfig in ops:cmd/flags_run_local_instance.go).
- * An exact repeat forwards once. A host port that two
- * entries forward differently is rejected with CliInputError naming both.
+ * An exact repeat forwards once, also when one entry names the bind address
+ * and the other leaves it out. A host port that two entries forward
+ * differently is rejected with CliInputError naming both.
  */
-function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[]): ResolvedUnikernelConfig {
+function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[], bind: string | undefined): ResolvedUnikernelConfig {
   if (specs.length === 0) return config;
 
   const fromConfig = config.ports.map((forward) => ({ forward, name: `port "${formatPortForward(forward)}" of ${config.source}` }));
@@ -102,7 +105,8 @@ function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[]):
   });
 
   const entries = [...fromConfig, ...fromCommandLine];
-  const { forwards, conflicts } = mergeNamedPortForwards(entries);
+  // Both the config's bindAddress and --bind are known here, so an address equal to the effective one is no conflict.
+  const { forwards, conflicts } = mergeNamedPortForwards(entries, bind ?? config.bindAddress);
   if (conflicts.length > 0) {
     throw new CliInputError(conflicts.map((conflict) => `${entries[conflict.index]?.name} ${conflict.reason}`).join('\n'));
   }

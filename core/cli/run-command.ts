@@ -12,7 +12,6 @@ import { createLog, type LogLine } from './log';
 import { addConfigOptions, CliInputError, reportFailure } from './shared-options';
 
 interface RunOptions extends ConfigCliOptions {
-  bind?: string;
   readyPath?: string;
   readyTimeout?: string;
 }
