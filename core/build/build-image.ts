@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ResolvedUnikernelConfig } from '../config';
-import { resolveKernelRelease, type KernelRelease } from '../kernel';
+import { resolveKernelRelease, UNKNOWN_KERNEL_VERSION, versionMismatchWarning, type KernelRelease } from '../kernel';
 import { readLockedInodes, writeImage, type BootManifest, type ImageSummary, type ImageUpdate } from '../nanos';
 import type { ResolveResult } from '../resolve/types';
 import { FileDigests, planSysrootDeferred, writeManifestJson, type StagingPlan } from '../sysroot';
@@ -45,7 +45,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const log = options.log ?? (() => {});
   const program = config.program;
   if (!program) {
-    throw new BuildError(`${config.source} names no program: set "program" to the ELF file to run, e.g. "dist/server"`);
+    throw new BuildError(`no program found in ${config.source}: give the ELF file to run as the first argument, or set "program" in the config, e.g. "dist/server"`);
   }
 
   const packed = packedCopies(config);
@@ -58,7 +58,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const lockedInodes = options.useBuildCache !== false && fs.existsSync(output) ? readLockedInodes() : undefined;
 
   const kernel = options.kernel ?? (await findKernel(config));
-  log(`kernel: Nanos ${kernel.version} from ${kernel.dir} (${kernel.source})`);
+  log(`kernel: Nanos ${kernel.version ?? 'of unknown version'} from ${kernel.dir} (${kernel.source})`);
+  const versionWarning = versionMismatchWarning(config.nanosVersion, kernel);
+  if (versionWarning !== undefined) log(`warning: ${versionWarning}`);
 
   const cachePath = buildCachePath(output);
   const cache = options.useBuildCache === false ? { cache: { digests: [] } as BuildCache } : await readBuildCache(cachePath);
@@ -91,7 +93,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   log(`hashes: ${digests.hashedFiles + digests.suppliedFiles} files read, ${digests.reusedFiles} unchanged since the last build`);
 
   const manifestPath = `${output}.manifest.json`;
-  await writeManifestJson(manifestPath, plan, { program: program.imagePath, kernelVersion: kernel.version, ...(resolution.interpreter ? { interpreter: resolution.interpreter.path } : {}) });
+  await writeManifestJson(manifestPath, plan, { program: program.imagePath, kernelVersion: kernel.version ?? UNKNOWN_KERNEL_VERSION, ...(resolution.interpreter ? { interpreter: resolution.interpreter.path } : {}) });
   try {
     await writeBuildCache(cachePath, { image: image.record, digests: await digests.records(), ...(cacheEntry ? { resolution: cacheEntry } : {}) });
   } catch (error) {

@@ -62,6 +62,26 @@ describe('-p with unikernel.json', () => {
   });
 });
 
+describe('-p with the bind address written out', () => {
+  it('merges it with the default bind address', () => {
+    expect(portsOf(undefined, ['18081:8080', '127.0.0.1:18081:8080'])).toEqual(['18081:8080/tcp']);
+  });
+
+  it('rejects it under another --bind', () => {
+    const run = () => loadCliConfig(undefined, options({ port: ['18081:8080', '127.0.0.1:18081:8080'], bind: '0.0.0.0' }), () => {});
+
+    expect(run).toThrow(CliInputError);
+    expect(run).toThrow('-p "127.0.0.1:18081:8080" listens on host port 18081/tcp at 127.0.0.1, but -p "18081:8080" listens on it at the bind address');
+  });
+
+  it('merges it with the config\'s bindAddress', () => {
+    const file = lab.path('bind-all.json');
+    lab.write('bind-all.json', JSON.stringify({ ports: ['8080'], bindAddress: '0.0.0.0' }));
+
+    expect(portsOf(file, ['0.0.0.0:8080:8080'])).toEqual(['8080/tcp']);
+  });
+});
+
 describe('-p with an OPS config.json', () => {
   const file = lab.path('ops/config.json');
   lab.write('ops/config.json', JSON.stringify({ Program: 'server', RunConfig: { Ports: ['8080'], UDPPorts: ['5353'] } }));

@@ -13,6 +13,7 @@ import {
   readOpsConfig,
   type ResolvedUnikernelConfig,
 } from '../config';
+import { checkProgramNotInArgs } from './program-in-args';
 import { CliInputError } from './shared-options';
 
 export interface ConfigCliOptions {
@@ -32,18 +33,22 @@ export interface ConfigCliOptions {
   accel?: string;
   klib: string[];
   libraryPath?: string;
+  /** The run command's --bind; build has no such option. */
+  bind?: string;
 }
 
 /** Reads the config file, if any, and lays the command-line values over it. The `-p` ports are added to the file's. */
 export function loadCliConfig(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
-  return addCliPorts(loadConfigAndOverrides(program, options, log), options.port);
+  const config = addCliPorts(loadConfigAndOverrides(program, options, log), options.port, options.bind);
+  checkProgramNotInArgs(program, options.args, config.program);
+  return config;
 }
 
 function loadConfigAndOverrides(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
   const file = options.config === undefined ? undefined : path.resolve(options.config);
   if (file !== undefined && isOpsConfig(file)) return loadOpsConfig(file, program, options, log);
 
-  const fromFile = file === undefined ? {} : (parseJsonText(fs.readFileSync(file, 'utf8'), file) as Record<string, unknown>);
+  const fromFile = file === undefined ? {} : readConfigObject(file);
   const merged: Record<string, unknown> = { ...fromFile, ...overrides(program, options, file === undefined) };
   if (file === undefined) return parseUnikernelConfig(merged, { file: 'command-line options', baseDir: process.cwd() });
   return parseUnikernelConfig(merged, { file });
@@ -85,10 +90,11 @@ function loadOpsConfig(file: string, program: string | undefined, options: Confi
 /**
  * Adds the `-p` forwards after the config's, as `ops run -p` appends to
  * RunConfig.Ports (MergeToConfig in ops:cmd/flags_run_local_instance.go).
- * An exact repeat forwards once. A host port that two
- * entries forward differently is rejected with CliInputError naming both.
+ * An exact repeat forwards once, also when one entry names the bind address
+ * and the other leaves it out. A host port that two entries forward
+ * differently is rejected with CliInputError naming both.
  */
-function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[]): ResolvedUnikernelConfig {
+function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[], bind: string | undefined): ResolvedUnikernelConfig {
   if (specs.length === 0) return config;
 
   const fromConfig = config.ports.map((forward) => ({ forward, name: `port "${formatPortForward(forward)}" of ${config.source}` }));
@@ -99,7 +105,8 @@ function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[]):
   });
 
   const entries = [...fromConfig, ...fromCommandLine];
-  const { forwards, conflicts } = mergeNamedPortForwards(entries);
+  // Both the config's bindAddress and --bind are known here, so an address equal to the effective one is no conflict.
+  const { forwards, conflicts } = mergeNamedPortForwards(entries, bind ?? config.bindAddress);
   if (conflicts.length > 0) {
     throw new CliInputError(conflicts.map((conflict) => `${entries[conflict.index]?.name} ${conflict.reason}`).join('\n'));
   }
@@ -123,7 +130,7 @@ function overrides(program: string | undefined, options: ConfigCliOptions, relat
   if (options.imageSize !== undefined) result['imageSize'] = options.imageSize;
   if (options.freeSpace !== undefined) result['freeSpace'] = options.freeSpace;
   if (options.memory !== undefined) result['memory'] = options.memory;
-  if (options.cpus !== undefined) result['cpus'] = Number(options.cpus);
+  if (options.cpus !== undefined) result['cpus'] = parseCpus(options.cpus);
   if (options.accel !== undefined) result['accelerator'] = options.accel;
   return result;
 }
@@ -133,4 +140,22 @@ function splitCopy(value: string): string | { from: string; to: string } {
   const separator = value.indexOf(':/');
   if (separator <= 0) return value;
   return { from: value.slice(0, separator), to: value.slice(separator + 1) };
+}
+
+/** Parses --cpus here, because Number("abc") is NaN, which the schema would show as null instead of the text given. */
+function parseCpus(text: string): number {
+  if (!/^\d+$/.test(text)) {
+    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is not a whole number. Give a whole number of at least 1, e.g. --cpus 2`);
+  }
+  return Number(text);
+}
+
+/** Reads a unikernel.json, whose top level must be an object for the command-line values to be laid over it. */
+function readConfigObject(file: string): Record<string, unknown> {
+  const json = parseJsonText(fs.readFileSync(file, 'utf8'), file);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    const found = json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`;
+    throw new CliInputError(`invalid config ${file}: its content is ${found}, but the config must be a JSON object, e.g. {"program": "dist/server"}`);
+  }
+  return json as Record<string, unknown>;
 }

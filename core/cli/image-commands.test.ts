@@ -77,6 +77,9 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
   it.each([
     [['--memory', '1K'], 'memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
     [['--memory', '15M'], 'memory: "15M" is below the minimum of 16M'],
+    [['--memory', '0'], 'memory: "0" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
+    [['--cpus', 'abc'], 'invalid --cpus "abc": it is not a whole number. Give a whole number of at least 1, e.g. --cpus 2'],
+    [['--cpus', '0'], 'cpus: 0 is invalid. Expected a whole number of at least 1'],
     [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
     [['--ready-timeout', 'soon'], 'invalid --ready-timeout "soon"'],
     [['--ready-timeout=-5'], 'invalid --ready-timeout "-5"'],
@@ -95,6 +98,17 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     expect(run.stderr).toContain(message);
   });
 
+  it('unikernel.json that is an array exits 2', () => {
+    usage.write('exit0.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
+    usage.write('array.json', '[]');
+
+    const run = runIn(usage.dir, 'exit0', '-c', 'array.json');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`invalid config ${usage.path('array.json')}: its content is an array, but the config must be a JSON object`);
+  });
+
   it('unikernel.json memory below minimum exits 2', () => {
     usage.write('exit0.c', 'int main(void){return 0;}\n');
     execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
@@ -104,6 +118,42 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
 
     expect(run.status, run.stderr).toBe(2);
     expect(run.stderr).toContain('memory: "8M" is below the minimum of 16M that the Nanos kernel needs to boot');
+  });
+});
+
+describe.skipIf(!fs.existsSync(CLI))('build without a program', () => {
+  const usage = Lab.create('nxu-build-usage-');
+  afterAll(() => usage.remove());
+
+  function buildIn(...args: string[]): { status: number | null; stderr: string } {
+    const result = spawnSync(process.execPath, [CLI, 'build', ...args], { encoding: 'utf8', cwd: usage.dir, timeout: 60_000 });
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  it('program after -a is named', () => {
+    usage.write('exit0.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
+
+    const build = buildIn('-a', '5', './exit0');
+
+    expect(build.status, build.stderr).toBe(2);
+    expect(build.stderr).toContain('error: no program given: -a/--args takes every following word as a guest argument, so it took "5" "./exit0"');
+    expect(build.stderr).toContain('"./exit0" is an existing file and looks like the program');
+    expect(build.stderr).toContain('Put the program before -a (build ./server -a 5), or end the arguments with -- and put the program last (build -a 5 -- ./server).');
+  });
+
+  it('-a without any file word', () => {
+    const build = buildIn('-a', '5', 'six');
+
+    expect(build.status, build.stderr).toBe(2);
+    expect(build.stderr).toContain('so it took "5" "six", and none of them is an existing file');
+  });
+
+  it('no program and no -a', () => {
+    const build = buildIn('-o', 'x.img');
+
+    expect(build.status, build.stderr).toBe(2);
+    expect(build.stderr).toContain('error: no program found in command-line options: give the ELF file to run as the first argument, or set "program" in the config');
   });
 });
 
@@ -180,6 +230,27 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(output.stdout).toMatch(/^ {2}server \(\d+ bytes\)$/m);
     expect(output.stdout).toMatch(/^ {4}ld-linux-x86-64\.so\.2 \(\d+ bytes\)$/m);
     expect(output.stdout).toMatch(/^ {6}libc\.so\.6 \(\d+ bytes\)$/m);
+  });
+
+  it('build records the kernel folder\'s version', () => {
+    lab.write('version.c', 'int main(void){return 0;}\n');
+    execFileSync('gcc', ['-o', lab.path('version'), lab.path('version.c')]);
+    const releaseDir = lab.path('kernels/0.1.55');
+    fs.mkdirSync(path.dirname(releaseDir), { recursive: true });
+    fs.cpSync(KERNEL_DIR ?? '', releaseDir, { recursive: true });
+
+    const build = spawnSync(process.execPath, [CLI, 'build', 'version', '-o', 'version.img', '--nanos-version', '0.1.54'], {
+      encoding: 'utf8',
+      cwd: lab.dir,
+      env: { ...process.env, NX_UNIKERNEL_NANOS_DIR: releaseDir },
+    });
+
+    expect(build.status, build.stderr).toBe(0);
+    expect(build.stderr).toContain(`kernel: Nanos 0.1.55 from ${releaseDir} (env)`);
+    expect(build.stderr).toContain('warning: Nanos 0.1.54 was requested, but the release folder');
+    expect(build.stderr).toContain('To boot 0.1.54, unset NX_UNIKERNEL_NANOS_DIR');
+    const manifest = JSON.parse(fs.readFileSync(lab.path('version.img.manifest.json'), 'utf8')) as { kernelVersion?: string };
+    expect(manifest.kernelVersion).toBe('0.1.55');
   });
 
   it('build names a missing interpreter', () => {
@@ -322,6 +393,27 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     execFileSync('gcc', ['-o', lab.path('gai'), lab.path('gai.c')]);
     const run = cli('run', 'gai', ...kernelArgs, '--accel', 'tcg');
     expect(run.stdout).toContain('getaddrinfo: ok');
+    expect(run.status, run.stderr).toBe(0);
+  });
+
+  it.skipIf(!hasCommand('musl-gcc', ['-v']))('static musl getaddrinfo resolves localhost in the guest', () => {
+    // The exit code carries the result, because the Nanos built from source
+    // here can drop all but the last buffer of musl's writev, so stdout may be blank.
+    lab.write('musl-gai.c', [
+      '#include <netdb.h>',
+      '#include <string.h>',
+      'int main(void) {',
+      '  struct addrinfo hints, *result;',
+      '  memset(&hints, 0, sizeof hints);',
+      '  hints.ai_socktype = SOCK_STREAM;',
+      '  return getaddrinfo("localhost", "80", &hints, &result) == 0 ? 0 : 4;',
+      '}',
+      '',
+    ].join('\n'));
+    execFileSync('musl-gcc', ['-static', '-o', lab.path('musl-gai'), lab.path('musl-gai.c')]);
+
+    const run = cli('run', 'musl-gai', ...kernelArgs, '--accel', 'tcg');
+
     expect(run.status, run.stderr).toBe(0);
   });
 

@@ -14,7 +14,6 @@ import { createRunFolder } from './run-folders';
 import { addConfigOptions, CliInputError, reportFailure } from './shared-options';
 
 interface RunOptions extends ConfigCliOptions {
-  bind?: string;
   readyPath?: string;
   readyTimeout?: string;
 }

@@ -212,6 +212,19 @@ describe('readOpsConfig warnings', () => {
     expect(warnings[0]).toContain('Kernel "/a/kernel.img" and Boot "/b/boot.img" are not kernel.img and boot.img of one folder');
   });
 
+  it('warns about Boot without Kernel', () => {
+    const { config, warnings } = readOpsConfig(writeConfig({ Boot: 'x' }));
+
+    expect(config.kernelDir).toBeUndefined();
+    expect(warnings[0]).toContain('Boot "x" is not a file named boot.img, so it is ignored; set kernelDir in unikernel.json to a Nanos release folder instead.');
+  });
+
+  it('warns about Kernel without Boot', () => {
+    const { warnings } = readOpsConfig(writeConfig({ Kernel: '/k/stage3.img' }));
+
+    expect(warnings[0]).toContain('Kernel "/k/stage3.img" is not a file named kernel.img, so it is ignored; set kernelDir in unikernel.json to a Nanos release folder instead.');
+  });
+
   it('clears an invalid IP address as ops does', () => {
     const { config, warnings } = readOpsConfig(writeConfig({ RunConfig: { IPAddress: '10.0.2.300' } }));
 

@@ -246,9 +246,13 @@ function mapKernelFiles(ops: DecodedStruct, config: Mutable<UnikernelConfig>, se
     setOrigin(['kernelDir'], kernel ? 'Kernel' : 'Boot');
     return;
   }
-  warnings.push(
-    `Kernel ${formatValue(kernel)} and Boot ${formatValue(boot)} are not kernel.img and boot.img of one folder, so they are ignored; set kernelDir in unikernel.json to a Nanos release folder instead.`,
-  );
+  const fix = 'set kernelDir in unikernel.json to a Nanos release folder instead.';
+  if (kernel === undefined || boot === undefined) {
+    const [field, value, file] = kernel === undefined ? ['Boot', boot, 'boot.img'] : ['Kernel', kernel, 'kernel.img'];
+    warnings.push(`${field} ${formatValue(value)} is not a file named ${file}, so it is ignored; ${fix}`);
+    return;
+  }
+  warnings.push(`Kernel ${formatValue(kernel)} and Boot ${formatValue(boot)} are not kernel.img and boot.img of one folder, so they are ignored; ${fix}`);
 }
 
 /**

@@ -118,9 +118,14 @@ export interface PortConflict {
  * Merges forwards in order. An exact repeat is dropped, so `8080` in a config
  * and `-p 8080` forward once. QEMU fails to start when one host port and
  * protocol has two hostfwd rules, so a repeat that differs in guest port or
- * host address is returned as a conflict instead of a forward.
+ * host address is returned as a conflict instead of a forward. When the
+ * caller knows the run's `bindAddress`, a forward without an address listens
+ * there, so `8080` and `127.0.0.1:8080:8080` count as a repeat under 127.0.0.1.
  */
-export function mergeNamedPortForwards(entries: readonly NamedPortForward[]): { forwards: PortForward[]; conflicts: PortConflict[] } {
+export function mergeNamedPortForwards(
+  entries: readonly NamedPortForward[],
+  bindAddress?: string,
+): { forwards: PortForward[]; conflicts: PortConflict[] } {
   const earlierByHostPort = new Map<string, NamedPortForward>();
   const forwards: PortForward[] = [];
   const conflicts: PortConflict[] = [];
@@ -139,7 +144,7 @@ export function mergeNamedPortForwards(entries: readonly NamedPortForward[]): { 
     if (earlier.forward.guestPort !== forward.guestPort) {
       const reason = `forwards host port ${hostKey} to guest port ${forward.guestPort}, but ${earlier.name} already forwards it to guest port ${earlier.forward.guestPort}. ${fix}`;
       conflicts.push({ index, reason });
-    } else if (earlier.forward.hostAddress !== forward.hostAddress) {
+    } else if ((earlier.forward.hostAddress ?? bindAddress) !== (forward.hostAddress ?? bindAddress)) {
       const reason = `listens on host port ${hostKey} at ${describeAddress(forward)}, but ${earlier.name} listens on it at ${describeAddress(earlier.forward)}. ${fix}`;
       conflicts.push({ index, reason });
     }

@@ -262,7 +262,7 @@ describe('parseUnikernelConfig invalid keys', () => {
     ['memory without unit', { memory: '512' }, ['memory: "512" is invalid', 'Expected a size with a unit', 'Example: "512M"']],
     ['memory fraction', { memory: '1.5G' }, ['memory: "1.5G" is invalid']],
     ['memory hex', { memory: '0x100M' }, ['memory: "0x100M" is invalid']],
-    ['memory zero', { memory: '0' }, ['memory: "0" is 0']],
+    ['memory zero', { memory: '0' }, ['memory: "0" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more']],
     ['memory 1K', { memory: '1K' }, ['memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more']],
     ['memory 15M', { memory: '15M' }, ['memory: "15M" is below the minimum of 16M']],
     ['memory number', { memory: 512 }, ['memory: 512 is a number']],

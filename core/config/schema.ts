@@ -60,9 +60,6 @@ function sizeString(check: (bytes: number) => string | undefined) {
 
 /** Rejects guest memory below the minimum the Nanos kernel boots with (see MIN_MEMORY_MIB). */
 function checkMemory(bytes: number): string | undefined {
-  if (bytes === 0) {
-    return 'is 0';
-  }
   if (bytes < MIN_MEMORY_MIB * ONE_MIB) {
     return `is below the minimum of ${MIN_MEMORY_MIB}M that the Nanos kernel needs to boot: use "${MIN_MEMORY_MIB}M" or more`;
   }

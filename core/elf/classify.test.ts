@@ -111,6 +111,13 @@ describe('classification of musl builds', () => {
     const info = readElfFile(build('musl-static', ['-static'], 'musl-gcc'));
 
     expect(info.notes.abiTag).toBeUndefined();
+    expect(info.classification).toEqual({ kind: 'static', libc: 'musl', pie: false });
+  });
+
+  it.skipIf(!hasMusl)('stripped static musl program is unknown', () => {
+    // Without .symtab nothing in a musl "hello world" names musl.
+    const info = readElfFile(build('musl-static-stripped', ['-static', '-s'], 'musl-gcc'));
+
     expect(info.classification).toEqual({ kind: 'static', libc: 'unknown', pie: false });
   });
 
@@ -138,7 +145,7 @@ describe('classification of musl builds', () => {
     const info = readElfFile(out);
 
     expect(info.interpreter).toBeUndefined();
-    expect(info.classification).toEqual({ kind: 'static-pie', libc: 'unknown', pie: true });
+    expect(info.classification).toEqual({ kind: 'static-pie', libc: 'musl', pie: true });
   });
 });
 

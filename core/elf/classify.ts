@@ -32,6 +32,8 @@ export interface ClassifyInput {
    * only for static programs without an NT_GNU_ABI_TAG note.
    */
   containsGlibcStrings?: () => boolean;
+  /** Returns true when the symbol table names musl's start-up functions. Called only for static programs that are not glibc. */
+  containsMuslSymbols?: () => boolean;
 }
 
 export function classify(input: ClassifyInput): Classification {
@@ -115,7 +117,10 @@ function libcOf(kind: LinkKind, input: ClassifyInput): LibcFlavour {
   if (input.go !== undefined) {
     return 'none';
   }
-  return input.containsGlibcStrings?.() === true ? 'glibc' : 'unknown';
+  if (input.containsGlibcStrings?.() === true) {
+    return 'glibc';
+  }
+  return input.containsMuslSymbols?.() === true ? 'musl' : 'unknown';
 }
 
 /** Returns the C library that a library without PT_INTERP names in DT_NEEDED, or that it is itself (libc.so.6, ld.so). */

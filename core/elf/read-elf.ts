@@ -12,6 +12,7 @@ import { readGoBuildInfo } from './go-buildinfo';
 import { hasElfMagic, parseHeader, parseProgramHeaders } from './header';
 import { IDENTIFY_HEAD_SIZE, identifyNonElf } from './identify';
 import { containsGlibcStrings } from './libc-strings';
+import { containsMuslSymbols } from './musl-symbols';
 import { readNotes } from './notes';
 import { type SectionTable, readSectionTable } from './sections';
 import { locateSymbolTable, readImports } from './symbols';
@@ -71,6 +72,7 @@ export function parseElf(input: ByteSource, options: ParseOptions = {}): ElfInfo
     notes,
     ...(go === undefined ? {} : { go }),
     containsGlibcStrings: () => containsGlibcStrings(context, programHeaders),
+    containsMuslSymbols: () => containsMuslSymbols(context, sections),
   });
 
   const info: ElfInfo = { header, programHeaders, notes, classification };

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelDownloadProgress } from './download';
 import { KernelReleaseError } from './errors';
 import { DEFAULT_NANOS_VERSION } from './release-layout';
+import { versionMismatchWarning } from './release-version';
 import { resolveKernelRelease, type ResolveKernelOptions } from './resolve';
 import {
   buildElf64,
@@ -116,6 +117,44 @@ describe.skipIf(!hasTools)('resolveKernelRelease', () => {
       expect(release.source).toBe('env');
       expect(release.dir).toBe(envDir);
       expect(release.version).toBeUndefined();
+    });
+
+    it('records the environment folder\'s version, not the requested one', async () => {
+      const options = isolated();
+      const envDir = validRelease(path.join(root, `env-${counter}`, '0.1.55'));
+      validRelease(path.join(options.opsHome, '0.1.54'));
+
+      const release = await resolveKernelRelease({ ...options, version: '0.1.54', env: { NX_UNIKERNEL_NANOS_DIR: envDir } });
+
+      expect(release.source).toBe('env');
+      expect(release.version).toBe('0.1.55');
+      expect(versionMismatchWarning('0.1.54', release)).toBe(
+        `Nanos 0.1.54 was requested, but the release folder ${envDir} from NX_UNIKERNEL_NANOS_DIR takes precedence and contains Nanos 0.1.55, so the image boots 0.1.55. To boot 0.1.54, unset NX_UNIKERNEL_NANOS_DIR or point it at a 0.1.54 release folder, or drop the requested version`,
+      );
+      expect(versionMismatchWarning('0.1.55', release)).toBeUndefined();
+      expect(versionMismatchWarning(undefined, release)).toBeUndefined();
+    });
+
+    it('leaves a kernelDir version unknown when its name is not one', async () => {
+      const options = isolated();
+      const optionDir = validRelease(path.join(root, `option-${counter}`, 'nanos-master'));
+
+      const release = await resolveKernelRelease({ ...options, version: '0.1.54', kernelDir: optionDir });
+
+      expect(release.version).toBeUndefined();
+      const warning = versionMismatchWarning('0.1.54', release);
+      expect(warning).toContain(`the release folder ${optionDir} from kernelDir (--kernel-dir) takes precedence, and its version is unknown`);
+      expect(warning).toContain('To boot 0.1.54, point kernelDir at a 0.1.54 release folder');
+    });
+
+    it('gives no version warning for the ops folder', async () => {
+      const options = isolated();
+      validRelease(path.join(options.opsHome, '0.1.54'));
+
+      const release = await resolveKernelRelease({ ...options, version: '0.1.54' });
+
+      expect(release.version).toBe('0.1.54');
+      expect(versionMismatchWarning('0.1.54', release)).toBeUndefined();
     });
 
     it('uses the ops folder before the download cache', async () => {

@@ -15,7 +15,11 @@ import { inspectReleaseFolder, type ReleaseFiles } from './validate';
 export const NANOS_DIR_ENV = 'NX_UNIKERNEL_NANOS_DIR';
 
 export interface ResolveKernelOptions {
-  /** Release version; default DEFAULT_NANOS_VERSION. Not checked against a folder given by kernelDir or the environment. */
+  /**
+   * Release version; default DEFAULT_NANOS_VERSION. A folder given by
+   * kernelDir or the environment is used whatever its version; see
+   * versionMismatchWarning.
+   */
   readonly version?: string;
   /** Release folder given by the user (--kernel-dir, kernelDir in unikernel.json). */
   readonly kernelDir?: string;
@@ -39,7 +43,10 @@ export interface ResolveKernelOptions {
 export type KernelReleaseSource = 'option' | 'env' | 'ops-cache' | 'download';
 
 export interface KernelRelease extends ReleaseFiles {
-  /** The requested version, or for a folder from kernelDir or the environment, its name when it looks like a version. */
+  /**
+   * The release's version: the requested one for the ops folder and the
+   * download cache, else the folder's name when it is a version, else undefined.
+   */
   readonly version: string | undefined;
   readonly source: KernelReleaseSource;
   /** Set for source `download`, also when an earlier download is reused. */
@@ -56,14 +63,14 @@ export async function resolveKernelRelease(options: ResolveKernelOptions = {}): 
   if (options.kernelDir !== undefined) {
     const dir = path.resolve(options.kernelDir);
     const files = await requireRelease(dir, `The kernelDir ${dir}`, 'Pass a kernelDir (--kernel-dir) that contains kernel.img, boot.img and klibs/ of a Nanos release.');
-    return { ...files, version: options.version ?? versionFromFolderName(path.basename(dir)), source: 'option', download: undefined };
+    return { ...files, version: versionFromFolderName(path.basename(dir)), source: 'option', download: undefined };
   }
 
   const envDir = env[NANOS_DIR_ENV];
   if (envDir) {
     const dir = path.resolve(envDir);
     const files = await requireRelease(dir, `${NANOS_DIR_ENV}=${envDir}`, `Point ${NANOS_DIR_ENV} at a folder that contains kernel.img, boot.img and klibs/ of a Nanos release, or unset it.`);
-    return { ...files, version: options.version ?? versionFromFolderName(path.basename(dir)), source: 'env', download: undefined };
+    return { ...files, version: versionFromFolderName(path.basename(dir)), source: 'env', download: undefined };
   }
 
   const version = options.version ?? DEFAULT_NANOS_VERSION;

@@ -49,6 +49,18 @@ export function nameLookupFiles(reason: string, databases: Iterable<string>): Ex
   return files;
 }
 
+/**
+ * Generates /etc/hosts and /etc/resolv.conf for a C library whose resolver
+ * reads them directly, without NSS, as musl's does. The contents are the ones
+ * glibc programs get.
+ */
+export function resolverFiles(reason: string): ExtraFile[] {
+  return [
+    generated('/etc/hosts', HOSTS, `${reason}; its resolver answers localhost from this file, without NSS`),
+    generated('/etc/resolv.conf', RESOLV_CONF, `${reason}; its resolver sends DNS queries to the name server listed here, ${GUEST_DNS_SERVER} (QEMU's user-network resolver)`),
+  ];
+}
+
 function generated(path: string, contents: string, reason: string): ExtraFile {
   return { path, source: { kind: 'generated', contents }, reason };
 }

@@ -22,6 +22,7 @@ import type { LoadedObject } from './loaded-object';
 import { readLoaderDefaults } from './loader-defaults';
 import { readMuslSystemPath } from './musl-path';
 import { MuslLoader } from './musl-loader';
+import { muslResolverNeeds } from './musl-resolver';
 import { addRuntimeNeeds, staticProgramNeeds } from './runtime-resolution';
 import { RootedFs, type HostIo, type RootedMount } from './rooted-fs';
 import { buildResult, missingInterpreterSuggestions } from './result';
@@ -106,7 +107,8 @@ export class Resolver {
         interpreter,
       });
       loader.loadBreadthFirst([program.object]);
-      return buildResult({ session, sysroot: this.sysroot, programPath, interpreter, extraFiles: [], schemaVersion: RESOLVE_SCHEMA_VERSION });
+      const extraFiles = muslResolverNeeds(session.objects);
+      return buildResult({ session, sysroot: this.sysroot, programPath, interpreter, extraFiles, schemaVersion: RESOLVE_SCHEMA_VERSION });
     }
 
     const defaults = interpreter ? this.loaderDefaults(interpreter, session) : undefined;

@@ -133,8 +133,46 @@ describe('static programs', () => {
   it.skipIf(!hasMusl)('a static musl program needs nothing', () => {
     const program = lab.exe('musl-static', { compiler: 'musl-gcc', flags: ['-static'] });
     const result = resolveProgram(program);
-    expect(result.classification.kind).toBe('static');
+    expect(result.classification).toMatchObject({ kind: 'static', libc: 'musl' });
     expect(result.extraFiles).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasMusl)('musl programs that resolve host names', () => {
+  const getaddrinfoSource = '#include <netdb.h>\n#include <string.h>\nint main(void){struct addrinfo hints, *r; memset(&hints, 0, sizeof hints); return getaddrinfo("localhost", "80", &hints, &r) == 0 ? 0 : 4;}\n';
+  const resolverPaths = ['/etc/hosts', '/etc/resolv.conf'];
+
+  it('dynamic getaddrinfo gets hosts and resolv.conf', () => {
+    const result = resolveProgram(lab.exe('musl-gai', { compiler: 'musl-gcc', source: getaddrinfoSource }));
+    expect(result.classification).toMatchObject({ kind: 'dynamic', libc: 'musl' });
+    expect(extraPaths(result)).toEqual(resolverPaths);
+    expect(generatedContents(result, '/etc/hosts')).toMatch(/^127\.0\.0\.1\tlocalhost$/m);
+    expect(generatedContents(result, '/etc/resolv.conf')).toBe('nameserver 10.0.2.3\n');
+    for (const file of result.extraFiles) expect(file.reason).toContain('getaddrinfo');
+  });
+
+  it('dynamic gethostbyname and res_query count as resolver use', () => {
+    const byName = lab.exe('musl-ghbn', { compiler: 'musl-gcc', source: '#include <netdb.h>\nint main(void){return gethostbyname("localhost") == 0;}\n' });
+    const query = lab.exe('musl-resq', {
+      compiler: 'musl-gcc',
+      source: '#include <resolv.h>\nint main(void){unsigned char answer[512]; return res_query("localhost", 1, 1, answer, sizeof answer) < 0;}\n',
+    });
+    expect(extraPaths(resolveProgram(byName))).toEqual(resolverPaths);
+    expect(extraPaths(resolveProgram(query))).toEqual(resolverPaths);
+  });
+
+  it('static getaddrinfo is musl and gets hosts and resolv.conf', () => {
+    const result = resolveProgram(lab.exe('musl-gai-static', { compiler: 'musl-gcc', source: getaddrinfoSource, flags: ['-static'] }));
+    expect(result.classification).toMatchObject({ kind: 'static', libc: 'musl' });
+    expect(extraPaths(result)).toEqual(resolverPaths);
+    expect(result.extraFiles[0]?.reason).toContain('static musl program');
+  });
+
+  it('stripped static getaddrinfo is unknown but gets the files', () => {
+    const result = resolveProgram(lab.exe('musl-gai-stripped', { compiler: 'musl-gcc', source: getaddrinfoSource, flags: ['-static', '-s'] }));
+    expect(result.classification).toMatchObject({ kind: 'static', libc: 'unknown' });
+    expect(extraPaths(result)).toEqual(resolverPaths);
+    expect(result.extraFiles[0]?.reason).toContain('C library unknown');
   });
 });
 

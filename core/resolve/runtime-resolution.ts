@@ -8,6 +8,7 @@ import { nameLookupFiles } from './etc-files';
 import type { GlibcLoader } from './glibc-loader';
 import type { LoadSession } from './load-session';
 import type { LoadedObject } from './loaded-object';
+import { staticResolverNeeds } from './musl-resolver';
 import { collectRuntimeNeeds, compareVersions, highestGlibcVersion, nssModulesFor, type RuntimeNeeds } from './runtime-needs';
 import type { ExtraFile } from './types';
 
@@ -98,9 +99,9 @@ export function staticProgramNeeds(hostPath: string, elf: ElfInfo, session: Load
   if (elf.classification.go) {
     return nameLookupFiles('Go program: the net and os/user packages read these files directly', []);
   }
-  if (elf.classification.libc !== 'glibc') return [];
-
   const bytes = fs.readFileSync(hostPath);
+  if (elf.classification.libc !== 'glibc') return staticResolverNeeds(bytes, elf.classification.libc);
+
   if (!bytes.includes(NSSWITCH_MARKER)) return [];
 
   const release = GLIBC_RELEASE_MARKER.exec(bytes.toString('latin1'));

@@ -21,7 +21,7 @@ export interface SysrootManifest {
   program: string;
   /** Image path of the program interpreter (PT_INTERP), absent for static programs. */
   interpreter?: string;
-  /** Nanos kernel version the image boots, e.g. "0.1.54". */
+  /** Nanos kernel version the image boots, e.g. "0.1.54", or "unknown" when the release folder's name is not a version. */
   kernelVersion?: string;
   /** Files and symlinks sorted by path in UTF-8 byte order. */
   files: StagedFile[];
