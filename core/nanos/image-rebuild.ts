@@ -221,8 +221,10 @@ async function moveImage(previous: PreviousImage, temporary: string): Promise<Fi
 /**
  * Reads the inode numbers of files that have a POSIX, OFD or flock lock
  * (/proc/locks, see proc(5)), or undefined where that file cannot be read.
- * Reading it waits for an RCU grace period in the kernel (5 to 15 ms
- * measured), so callers start it early and await it when they need it.
+ * Linux takes a per-CPU write lock to list them (locks_start in fs/locks.c),
+ * which can wait for an RCU grace period (percpu_down_write). That took up to
+ * 15 ms on the development machine, so callers start the read early and await
+ * it when they need it.
  */
 export async function readLockedInodes(): Promise<ReadonlySet<bigint> | undefined> {
   let text: string;
