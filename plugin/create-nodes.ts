@@ -19,7 +19,7 @@ import { createUnikernelTargets } from './targets';
 export const CONFIG_GLOB = '**/{unikernel.json,config.json}';
 
 /** Bumped when the inferred targets change shape, so stale cache entries are ignored. */
-const INFERENCE_CACHE_VERSION = '1';
+const INFERENCE_CACHE_VERSION = '2';
 
 type CachedResults = Record<string, CreateNodesResult>;
 
@@ -85,26 +85,12 @@ function inferProject(
     projectRoot,
     configFile: path.posix.basename(configFile),
     format,
-    hasBuildTarget: hasTarget(options.buildTargetName, projectJson, packageJson),
     ports: readPorts(configText, format),
     nxMajor,
   });
   const result: CreateNodesResult = { projects: { [projectRoot]: { targets } } };
   current[key] = result;
   return result;
-}
-
-/**
- * Returns whether project.json, package.json#nx or a package.json script defines `name`.
- * NOTE: a build target that another plugin infers is not visible here, so the image then does not depend on it.
- */
-function hasTarget(name: string, projectJson: string | undefined, packageJson: string | undefined): boolean {
-  const project = parseObject(projectJson);
-  const manifest = parseObject(packageJson);
-  const projectTargets = project?.['targets'] as Record<string, unknown> | undefined;
-  const nxTargets = (manifest?.['nx'] as Record<string, unknown> | undefined)?.['targets'] as Record<string, unknown> | undefined;
-  const scripts = manifest?.['scripts'] as Record<string, unknown> | undefined;
-  return [projectTargets, nxTargets, scripts].some((targets) => targets !== undefined && Object.hasOwn(targets, name));
 }
 
 /** Returns the forwarded ports as written, for the serve target's description. An unreadable file gives none, and the executor reports it. */

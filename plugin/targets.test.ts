@@ -7,7 +7,6 @@ const facts: ProjectFacts = {
   projectRoot: 'apps/api',
   configFile: 'unikernel.json',
   format: 'unikernel',
-  hasBuildTarget: true,
   ports: ['8080'],
   nxMajor: 24,
 };
@@ -49,10 +48,11 @@ describe('createUnikernelTargets', () => {
     expect(serve.readyWhen).toBeUndefined();
   });
 
-  it('skips build when the project has none', () => {
-    const targets = createUnikernelTargets(normalizePluginOptions({}), { ...facts, hasBuildTarget: false });
-    expect(targets['unikernel']!.dependsOn).toEqual(['unikernel-sysroot']);
-    expect(targets['unikernel-sysroot']!.dependsOn).toEqual([]);
+  it('depends on build in any case', () => {
+    const targets = createUnikernelTargets(normalizePluginOptions({}), facts);
+    // Nx skips the entry when the project has no build target, and finds one another plugin infers.
+    expect(targets['unikernel']!.dependsOn).toEqual(['build', 'unikernel-sysroot']);
+    expect(targets['unikernel-sysroot']!.dependsOn).toEqual(['build']);
   });
 
   it('uses configured names and folder', () => {

@@ -13,8 +13,6 @@ export interface ProjectFacts {
   configFile: string;
   /** `unikernel` for unikernel.json, `ops` for an OPS config.json. */
   format: 'unikernel' | 'ops';
-  /** Whether the project already has the build target (`buildTargetName`). */
-  hasBuildTarget: boolean;
   /** Guest ports forwarded by the config, as written, for the serve target's description. */
   ports: string[];
   /** Major version of the installed Nx; `readyWhen` exists from 24 on. */
@@ -58,7 +56,10 @@ export function createUnikernelTargets(options: NormalizedPluginOptions, facts: 
     // Never cached: it must read the target root on every run, because
     // library files outside the workspace are invisible to Nx's file hashing.
     cache: false,
-    dependsOn: facts.hasBuildTarget ? [options.buildTargetName] : [],
+    // Nx skips a dependsOn entry naming a target the project lacks
+    // (processTasksForSingleProject checks projectHasTarget), so this also
+    // waits for a build target that another plugin infers.
+    dependsOn: [options.buildTargetName],
     outputs: [paths.sysrootListing],
     metadata: {
       technologies,
@@ -74,7 +75,7 @@ export function createUnikernelTargets(options: NormalizedPluginOptions, facts: 
     executor: 'nx-unikernel:image',
     options: { ...configOptions, outputPath: paths.image },
     cache: true,
-    dependsOn: [...(facts.hasBuildTarget ? [options.buildTargetName] : []), options.sysrootTargetName],
+    dependsOn: [options.buildTargetName, options.sysrootTargetName],
     inputs: [
       configInput,
       { dependentTasksOutputFiles: '**/*.sysroot.json' },

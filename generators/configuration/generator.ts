@@ -61,7 +61,6 @@ function addExplicitTargets(tree: Tree, projectName: string, projectRoot: string
     projectRoot,
     configFile: UNIKERNEL_CONFIG_FILE,
     format: 'unikernel',
-    hasBuildTarget: project.targets?.[options.buildTargetName] !== undefined,
     ports: [],
     nxMajor: installedNxMajor(tree.root),
   });
