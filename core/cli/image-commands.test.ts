@@ -327,6 +327,29 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(run.stderr).toContain(`program exited with ${code}`);
   });
 
+  it.each([
+    ['SIGSEGV', 'int main(void){*(volatile int *)0 = 1; return 0;}\n', 11],
+    ['SIGABRT', '#include <stdlib.h>\nint main(void){abort();}\n', 6],
+  ])('run reports a program killed by %s', (name, source, signal) => {
+    lab.write(`killed-${signal}.c`, source);
+    execFileSync('gcc', ['-o', lab.path(`killed-${signal}`), lab.path(`killed-${signal}.c`)]);
+
+    const run = cli('run', `killed-${signal}`, ...kernelArgs, '--accel', 'tcg');
+
+    expect(run.status, run.stderr).toBe(128 + signal);
+    expect(run.stderr).toContain(`program killed by signal ${signal} (${name}); exit status ${128 + signal}`);
+  });
+
+  it('exit code equal to a signal stays an exit', () => {
+    lab.write('exitn.c', '#include <stdlib.h>\nint main(int argc, char **argv){return atoi(argv[1]);}\n');
+    execFileSync('gcc', ['-o', lab.path('exitn'), lab.path('exitn.c')]);
+
+    const run = cli('run', 'exitn', ...kernelArgs, '--accel', 'tcg', '--args', '11');
+
+    expect(run.status, run.stderr).toBe(11);
+    expect(run.stderr).toContain('program exited with 11');
+  });
+
   it('kernel assertion ends run with an error', () => {
     lab.write('exitn.c', '#include <stdlib.h>\nint main(int argc, char **argv){return atoi(argv[1]);}\n');
     execFileSync('gcc', ['-o', lab.path('exitn'), lab.path('exitn.c')]);

@@ -232,11 +232,17 @@ function writeSerialLog(image: string, lines: readonly string[]): string {
 
 /**
  * Logs how the run ended and returns the exit status: the program's exit code,
+ * 128 plus the signal number when a signal ended the program in the guest,
  * 130 when a signal stopped the VM, or 2 when the VM failed or was not ready.
  */
 function exitStatus(outcome: RunOutcome, log: LogLine): number {
   const { exit } = outcome;
   if (exit.kind === 'program-exit') {
+    if (exit.killedBySignal !== undefined) {
+      // As a shell reports a process that a signal ended.
+      log(`${exit.message}; exit status ${128 + exit.killedBySignal}`);
+      return 128 + exit.killedBySignal;
+    }
     log(`program exited with ${exit.exitCode}`);
     return exit.exitCode;
   }

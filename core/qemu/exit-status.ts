@@ -11,6 +11,8 @@
 // and a fault with code 0x7e (status 253), which read as exit codes 127 and
 // 126 (VM_EXIT_HALT and VM_EXIT_FAULT in src/runtime/runtime.h).
 
+import { constants } from 'node:os';
+
 export type VmExit =
   | {
       kind: 'program-exit';
@@ -18,6 +20,8 @@ export type VmExit =
       exitCode: number;
       /** The source of the exit code: the klog dump of this boot, or only the isa-debug-exit status. */
       exitCodeSource: 'klog-dump' | 'debug-exit';
+      /** The signal that ended the program, when the kernel reported one that matches the exit code. */
+      killedBySignal?: number;
       qemuStatus: number;
       message: string;
     }
@@ -125,6 +129,17 @@ export function applyKlogExitCode(exit: VmExit, dumpExitCode: number | undefined
   const exitCode = dumpExitCode & 0xff;
   if (exitCode % 128 !== exit.exitCode) return exit;
   return { ...exit, exitCode, exitCodeSource: 'klog-dump', message: `program exited with ${exitCode}` };
+}
+
+/**
+ * Marks a program exit as the end by `signal` when the kernel reported that
+ * signal and the exit code equals its number, since Nanos halts with the
+ * signal number as the exit code (program-signal.ts).
+ */
+export function applyProgramSignal(exit: VmExit, signal: number | undefined): VmExit {
+  if (exit.kind !== 'program-exit' || signal === undefined || exit.exitCode !== signal) return exit;
+  const name = Object.entries(constants.signals).find(([, number]) => number === signal)?.[0];
+  return { ...exit, killedBySignal: signal, message: `program killed by signal ${signal}${name !== undefined ? ` (${name})` : ''}` };
 }
 
 /**

@@ -10,8 +10,9 @@ import { execa, type ResultPromise } from 'execa';
 import { detectAccelerator, type Accelerator, type AcceleratorChoice, type AcceleratorRequest } from './accelerator';
 import { buildQemuCommand, type QemuCommand, type QemuCommandOptions } from './command';
 import { QemuError } from './errors';
-import { applyKernelFatal, applyKlogExitCode, findQemuErrorLine, hasKvmInternalError, mapQemuExit, type VmExit } from './exit-status';
+import { applyKernelFatal, applyKlogExitCode, applyProgramSignal, findQemuErrorLine, hasKvmInternalError, mapQemuExit, type VmExit } from './exit-status';
 import { KernelFatalWatcher } from './kernel-fatal';
+import { isSignalReport, ProgramSignalWatcher } from './program-signal';
 import { clearKlogDump, findKlogArea, readKlogDump } from './klog-dump';
 import { LineQueue } from './line-queue';
 import { DEFAULT_BIND_ADDRESS, assertHostPortsFree, mergePortForwards, type PortForward, type PortInput } from './ports';
@@ -122,6 +123,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private readyTimer: NodeJS.Timeout | undefined;
   private portWaitAbort: AbortController | undefined;
   private kernelFatal = new KernelFatalWatcher();
+  private programSignal = new ProgramSignalWatcher();
   private kernelFatalTimer: NodeJS.Timeout | undefined;
   private stoppedForKernelFatal = false;
   private klogOffset: number | undefined;
@@ -254,6 +256,7 @@ export class Vm extends EventEmitter<VmEvents> {
         this.serialLineCount = 0;
         this.stderrText = '';
         this.kernelFatal = new KernelFatalWatcher();
+        this.programSignal = new ProgramSignalWatcher();
         this.attempt += 1;
         this.startReadiness();
         exit = await this.runQemu(this.currentCommand);
@@ -344,7 +347,8 @@ export class Vm extends EventEmitter<VmEvents> {
       image: this.image,
     });
     const withKlog = applyKlogExitCode(exit, await this.readKlogExitCode(exit));
-    return applyKernelFatal(withKlog, this.kernelFatal.message, this.stoppedForKernelFatal);
+    const withSignal = applyProgramSignal(withKlog, this.programSignal.signal);
+    return applyKernelFatal(withSignal, this.kernelFatal.message, this.stoppedForKernelFatal);
   }
 
   /**
@@ -390,7 +394,8 @@ export class Vm extends EventEmitter<VmEvents> {
       this.onKernelFatal();
       return;
     }
-    if (this.readyOnOutput && !this.kernelFatal.detected && line.trim() !== '' && !KERNEL_MESSAGE_LINE.test(line)) {
+    this.programSignal.feed(line);
+    if (this.readyOnOutput && !this.kernelFatal.detected && line.trim() !== '' && !KERNEL_MESSAGE_LINE.test(line) && !isSignalReport(line)) {
       this.readyOnOutput = false;
       this.markReady(this.attempt, [], line);
     }
