@@ -68,6 +68,24 @@ describe.skipIf(reason !== undefined)(`executors on real images${reason ? ` (ski
     expect(listing).not.toContain(workspace.root);
   });
 
+  it('lists empty folders and klibs', async () => {
+    workspace.write('apps/dirs/unikernel.json', { program: path.join(workspace.root, 'apps/exit/dist/exit'), dirs: ['static'], klibs: ['ntp'], accelerator: 'tcg' });
+    workspace.write('apps/dirs/static/sub/a.txt', 'a\n');
+    const context = workspace.context('apps/dirs', 'unikernel-sysroot');
+    const listingFile = path.join(workspace.root, 'apps/dirs/dist/unikernel/dirs.sysroot.json');
+    expect((await sysrootExecutor({}, context)).success).toBe(true);
+    const before = readFileSync(listingFile, 'utf8');
+
+    // An empty folder is an image entry too, so the listing, which keys the image's cache, must change.
+    mkdirSync(path.join(workspace.root, 'apps/dirs/static/empty'));
+    expect((await sysrootExecutor({}, context)).success).toBe(true);
+    const after = JSON.parse(readFileSync(listingFile, 'utf8'));
+
+    expect(after.directories).toContain('/static/empty');
+    expect(readFileSync(listingFile, 'utf8')).not.toBe(before);
+    expect(after.kernel.klibSha256.ntp).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('fails the run on a non-zero exit code', async () => {
     const iterator = runExecutor({}, workspace.context('apps/exit', 'unikernel-serve'));
     const yielded = [];

@@ -16,13 +16,16 @@ import { planSysroot } from '../../core/sysroot';
 import { bundleNodeEntry, isNodeEntry } from './node-entry';
 import type { NormalizedOptions } from './normalize-options';
 
-export const SYSROOT_LISTING_VERSION = 1;
+export const SYSROOT_LISTING_VERSION = 2;
 
 export interface SysrootListing {
   schemaVersion: typeof SYSROOT_LISTING_VERSION;
-  kernel: { version: string | null; kernelSha256: string; bootSha256: string };
+  /** The kernel files, and the SHA-256 of each klib by name, since a changed klib changes the image too. */
+  kernel: { version: string | null; kernelSha256: string; bootSha256: string; klibSha256: Record<string, string> };
   /** Image path, kind, mode and content hash of each staged file. Host paths are left out so two checkouts give the same listing. */
   files: { path: string; kind: string; mode: number; sha256: string; target?: string }[];
+  /** Image paths of every directory, empty ones included, because each is an entry of the image. */
+  directories: string[];
   /** The resolved configuration values that shape the image besides its files. */
   boot: { args: readonly string[]; env: Readonly<Record<string, string>>; cwd: string | null; klibs: readonly string[]; imageSizing: unknown; manifest: unknown };
 }
@@ -54,7 +57,12 @@ export async function listImageFiles(config: ResolvedUnikernelConfig): Promise<S
 
   return {
     schemaVersion: SYSROOT_LISTING_VERSION,
-    kernel: { version: kernel.version ?? null, kernelSha256: await sha256File(kernel.kernelImg), bootSha256: await sha256File(kernel.bootImg) },
+    kernel: {
+      version: kernel.version ?? null,
+      kernelSha256: await sha256File(kernel.kernelImg),
+      bootSha256: await sha256File(kernel.bootImg),
+      klibSha256: await klibDigests(kernel, config.klibs),
+    },
     files: plan.records.map((record) => ({
       path: record.path,
       kind: record.kind,
@@ -62,8 +70,19 @@ export async function listImageFiles(config: ResolvedUnikernelConfig): Promise<S
       sha256: record.sha256,
       ...(record.target !== undefined ? { target: record.target } : {}),
     })),
+    directories: plan.entries.flatMap((entry) => (entry.kind === 'directory' ? [entry.path] : [])),
     boot: { args: config.args, env: config.env, cwd: config.cwd ?? null, klibs: config.klibs, imageSizing: config.imageSizing, manifest: config.manifest },
   };
+}
+
+async function klibDigests(kernel: KernelRelease, klibs: readonly string[]): Promise<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  for (const klib of klibs) {
+    // The image writer reports a missing klib or klibs folder, with its own message.
+    if (kernel.klibDir === undefined) continue;
+    digests[klib] = await sha256File(path.join(kernel.klibDir, klib)).catch(() => 'unreadable');
+  }
+  return digests;
 }
 
 /** Writes JSON through a temporary file and a rename, so a reader never sees half a file. */
