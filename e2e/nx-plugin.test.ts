@@ -325,6 +325,36 @@ describe('nx-unikernel in a fresh Nx workspace', () => {
     );
 
     it(
+      'serve stops QEMU after SIGKILL of nx',
+      async () => {
+        const child: ChildProcess = spawn(path.join(workspace, 'node_modules/.bin/nx'), ['run', 'cserver:unikernel-serve'], {
+          cwd: workspace,
+          env: nxEnv(),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        const bootCopies = () => spawnSync('pgrep', ['-f', 'cserver.img.boot-'], { encoding: 'utf8' }).stdout.trim();
+
+        try {
+          const deadline = Date.now() + 120_000;
+          while (!output.includes('ready in') && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 250));
+          expect(output).toContain('ready in');
+          // SIGKILL reaches only nx itself, as a CI timeout or the OOM killer sends it.
+          child.kill('SIGKILL');
+
+          const stopDeadline = Date.now() + 20_000;
+          while (bootCopies() !== '' && Date.now() < stopDeadline) await new Promise((resolve) => setTimeout(resolve, 250));
+          expect(bootCopies()).toBe('');
+        } finally {
+          for (const pid of bootCopies().split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+        }
+      },
+      E2E_TIMEOUT_MS,
+    );
+
+    it(
       'run-many builds three kinds in parallel',
       () => {
         const output = nx(['run-many', '-t', 'unikernel', '-p', 'gostatic', 'gocgo', 'api', '--parallel=3']);

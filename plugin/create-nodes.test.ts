@@ -68,12 +68,22 @@ describe('createNodes', () => {
 
   it('reads config.json only with ops', async () => {
     write('apps/o/project.json', { name: 'o' });
-    write('apps/o/config.json', { Args: ['a'], RunConfig: { Ports: ['9000'] } });
+    write('apps/o/config.json', { Program: 'dist/server', Args: ['a'], RunConfig: { Ports: ['9000'] } });
     expect(await infer(['apps/o/config.json'])).toEqual([]);
     const result = firstResult(await infer(['apps/o/config.json'], { ops: true }));
     const targets = result.projects?.['apps/o']?.targets ?? {};
     expect(targets['unikernel']!.options).toMatchObject({ ops: true, config: '{projectRoot}/config.json' });
     expect(targets['unikernel-serve']!.metadata?.description).toContain('9000');
+  });
+
+  it('skips config.json without Program', async () => {
+    write('apps/web/project.json', { name: 'web' });
+    // An application's own settings file, not an OPS config.
+    write('apps/web/config.json', { apiUrl: 'http://127.0.0.1', port: 3000 });
+
+    const results = await infer(['apps/web/config.json'], { ops: true });
+
+    expect(results.flatMap((result) => Object.keys(result[1].projects ?? {}))).toEqual([]);
   });
 
   it('handles several projects', async () => {

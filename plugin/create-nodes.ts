@@ -57,6 +57,16 @@ export function selectConfigFiles(configFiles: readonly string[], options: Norma
   });
 }
 
+/** Returns whether `text` is a JSON object with a string `Program`, as an OPS config.json that names what to run. */
+export function namesOpsProgram(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && typeof (value as { Program?: unknown }).Program === 'string';
+  } catch {
+    return false;
+  }
+}
+
 function inferProject(
   configFile: string,
   options: NormalizedPluginOptions,
@@ -73,6 +83,8 @@ function inferProject(
   if (projectJson === undefined && packageJson === undefined) return {};
 
   const configText = readFileSync(path.join(context.workspaceRoot, configFile), 'utf8');
+  // Many tools use a file named config.json. An OPS one that can give an image names its Program.
+  if (path.posix.basename(configFile) === 'config.json' && !namesOpsProgram(configText)) return {};
   const key = hashText([INFERENCE_CACHE_VERSION, JSON.stringify(options), String(nxMajor), configFile, configText, projectJson ?? '', packageJson ?? '']);
   const cached = previous[key];
   if (cached !== undefined) {

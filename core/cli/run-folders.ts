@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LogLine } from './log';
+import { isProcessRunning } from '../util/process-running';
 
 const RUN_FOLDER_PREFIX = 'nx-unikernel-run-';
 const RUN_FOLDER_NAME = /^nx-unikernel-run-(\d+)-[^/]+$/;
@@ -51,16 +52,6 @@ export function removeStaleRunFolders(log: LogLine, tmpdir = os.tmpdir()): strin
     }
   }
   return removed;
-}
-
-/** Tells whether a process with this ID exists (kill(2) with signal 0). EPERM means it exists but belongs to another user. */
-function isProcessRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Tells whether `folder` is a real folder (not a symbolic link) owned by this user. */

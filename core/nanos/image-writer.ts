@@ -17,6 +17,7 @@ import { startFromPrevious, hashSources, incrementalUpdate, patchedBytes, planRe
 import { IMAGE_RECORD_FORMAT, filesystemRecord, hostIdentity, type ImageRecord } from './image-record';
 import { decideImageSize } from './image-size';
 import { buildImageTree, readSourceSizes, resolvePath, walkFiles, type ImageEntry, type TreeDirectory, type TreeFile } from './image-tree';
+import { isProcessRunning } from '../util/process-running';
 import { manifestAttributes, type BootManifest } from './manifest';
 import type { PatchJournal } from './patch-journal';
 import { PARTITION_TYPE_LINUX, encodePartitionEntry, parseBootImage, withPartitionTable } from './mbr';
@@ -282,18 +283,8 @@ async function removeStaleTemporaries(output: string): Promise<void> {
   }
   for (const name of names) {
     const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
-    if (match === null || Number(match[1]) === process.pid || isProcessAlive(Number(match[1]))) continue;
+    if (match === null || Number(match[1]) === process.pid || isProcessRunning(Number(match[1]))) continue;
     await rm(join(dirname(output), name), { force: true });
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

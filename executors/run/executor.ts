@@ -11,6 +11,7 @@ import * as devkit from '@nx/devkit';
 import { logger, type ExecutorContext } from '@nx/devkit';
 
 import { startVm, type Vm, type VmExit, type VmReady } from '../../core/qemu';
+import { isProcessRunning } from '../../core/util/process-running';
 import { verifyImage } from '../lib/image-check';
 import { normalizeOptions } from '../lib/normalize-options';
 import { progressLog, reportFailure } from '../lib/report';
@@ -60,6 +61,7 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
   vm.on('serial', guest);
   vm.on('note', (message) => log(message));
   const removeSignalHandlers = stopOnSignals(vm, log);
+  const stopWatchingParent = stopWhenOrphaned(vm, log);
 
   try {
     let ready: VmReady;
@@ -81,17 +83,55 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
     return finalResult(await settledExit(vm), log);
   } finally {
     removeSignalHandlers();
+    stopWatchingParent();
     // A consumer that stops iterating early (return()) still must not leave QEMU running.
     await vm.stop({ reason: 'the executor ended' }).catch(() => undefined);
     removeBootCopy(bootCopy);
   }
 }
 
-/** Copies the image beside itself (a clone where the filesystem supports it). */
+/**
+ * Stops the VM when the process that started this executor goes away. When
+ * nx is killed with SIGKILL, no signal reaches this process: it is adopted by
+ * another process (its parent process ID changes) and would keep QEMU and its
+ * ports. The IPC channel is not watched, because it says nothing certain about
+ * the parent's life.
+ */
+function stopWhenOrphaned(vm: Vm, log: (line: string) => void): () => void {
+  const parent = process.ppid;
+  const onOrphaned = (): void => {
+    log(`the parent process ${parent} ended; stopping the VM`);
+    void vm.stop({ reason: 'the parent process ended' });
+  };
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onOrphaned();
+    }
+  }, PARENT_CHECK_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+const PARENT_CHECK_INTERVAL_MS = 1000;
+
+/**
+ * Copies the image beside itself (a clone where the filesystem supports it),
+ * after removing the boot copies of executors that no longer run.
+ */
 function copyForBoot(image: string): string {
+  removeStaleBootCopies(image);
   const copy = path.join(path.dirname(image), `.${path.basename(image)}.boot-${process.pid}`);
   fs.copyFileSync(image, copy, fs.constants.COPYFILE_FICLONE);
   return copy;
+}
+
+function removeStaleBootCopies(image: string): void {
+  const prefix = `.${path.basename(image)}.boot-`;
+  for (const name of fs.readdirSync(path.dirname(image))) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
+    if (Number.isInteger(pid) && pid !== process.pid && !isProcessRunning(pid)) fs.rmSync(path.join(path.dirname(image), name), { force: true });
+  }
 }
 
 function removeBootCopy(copy: string | undefined): void {
