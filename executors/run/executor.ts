@@ -94,8 +94,8 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
  * Stops the VM when the process that started this executor goes away. When
  * nx is killed with SIGKILL, no signal reaches this process: it is adopted by
  * another process (its parent process ID changes) and would keep QEMU and its
- * ports. The IPC channel is not watched, because it says nothing certain about
- * the parent's life.
+ * ports. The IPC channel is not watched, because its state does not prove that
+ * the parent ended.
  */
 function stopWhenOrphaned(vm: Vm, log: (line: string) => void): () => void {
   const parent = process.ppid;
