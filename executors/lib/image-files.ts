@@ -22,8 +22,12 @@ export interface SysrootListing {
   schemaVersion: typeof SYSROOT_LISTING_VERSION;
   /** The kernel files, and the SHA-256 of each klib by name, since a changed klib changes the image too. */
   kernel: { version: string | null; kernelSha256: string; bootSha256: string; klibSha256: Record<string, string> };
-  /** Image path, kind, mode and content hash of each staged file. Host paths are left out so two checkouts give the same listing. */
-  files: { path: string; kind: string; mode: number; sha256: string; target?: string }[];
+  /**
+   * Image path, kind and content hash of each staged file. Host paths are left
+   * out so two checkouts give the same listing, and modes because TFS stores no
+   * permission bits, so a chmod leaves the image unchanged.
+   */
+  files: { path: string; kind: string; sha256: string; target?: string }[];
   /** Image paths of every directory, empty ones included, because each is an entry of the image. */
   directories: string[];
   /** The resolved configuration values that shape the image besides its files. */
@@ -66,7 +70,6 @@ export async function listImageFiles(config: ResolvedUnikernelConfig): Promise<S
     files: plan.records.map((record) => ({
       path: record.path,
       kind: record.kind,
-      mode: record.mode,
       sha256: record.sha256,
       ...(record.target !== undefined ? { target: record.target } : {}),
     })),
