@@ -45,6 +45,21 @@ describe('configuration generator', () => {
     expect(readProjectConfiguration(tree, 'app').targets?.['unikernel']).toBeDefined();
   });
 
+  it('keeps an existing unikernel.json without --program', async () => {
+    tree.write('apps/app/unikernel.json', JSON.stringify({ program: 'dist/existing' }));
+
+    await configurationGenerator(tree, { project: 'app', skipFormat: true });
+
+    expect(readJson(tree, 'apps/app/unikernel.json')).toEqual({ program: 'dist/existing' });
+    expect(readProjectConfiguration(tree, 'app').targets?.['unikernel']).toBeDefined();
+  });
+
+  it('needs --program for a new unikernel.json', async () => {
+    await expect(configurationGenerator(tree, { project: 'app', skipFormat: true })).rejects.toThrow(
+      'nx-unikernel: apps/app/unikernel.json does not exist yet, so --program is needed to write it, e.g. --program dist/server.',
+    );
+  });
+
   it('rejects an existing target name', async () => {
     addProjectConfiguration(tree, 'taken', { root: 'apps/taken', targets: { unikernel: { command: 'echo' } } });
     await expect(configurationGenerator(tree, { project: 'taken', program: 'dist/server', skipFormat: true })).rejects.toThrow(/already has target\(s\) unikernel/);

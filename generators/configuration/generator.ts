@@ -19,9 +19,11 @@ export async function configurationGenerator(tree: Tree, schema: ConfigurationGe
   const configPath = joinPathFragments(projectRoot, UNIKERNEL_CONFIG_FILE);
 
   if (tree.exists(configPath) && !schema.overwrite) {
-    logger.info(`nx-unikernel: ${configPath} exists and was left unchanged (pass --overwrite to replace it).`);
+    logger.info(`nx-unikernel: ${configPath} exists and was left unchanged (pass --overwrite with --program to replace it).`);
+  } else if (schema.program === undefined) {
+    throw new Error(`nx-unikernel: ${configPath} does not exist yet, so --program is needed to write it, e.g. --program dist/server.`);
   } else {
-    writeJson(tree, configPath, unikernelJson(schema, projectRoot));
+    writeJson(tree, configPath, unikernelJson(schema, schema.program, projectRoot));
   }
 
   const inference = hasPluginRegistered(tree) && readNxJson(tree)?.useInferencePlugins !== false;
@@ -31,8 +33,8 @@ export async function configurationGenerator(tree: Tree, schema: ConfigurationGe
 
 export default configurationGenerator;
 
-function unikernelJson(schema: ConfigurationGeneratorSchema, projectRoot: string): Record<string, unknown> {
-  const program = schema.program.replace(/\\/g, '/');
+function unikernelJson(schema: ConfigurationGeneratorSchema, programOption: string, projectRoot: string): Record<string, unknown> {
+  const program = programOption.replace(/\\/g, '/');
   if (program.startsWith('..')) {
     throw new Error(`--program ${JSON.stringify(schema.program)} leaves the project folder ${projectRoot}; give a path inside it (e.g. dist/server) or an absolute path.`);
   }

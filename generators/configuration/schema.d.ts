@@ -1,6 +1,7 @@
 export interface ConfigurationGeneratorSchema {
   project: string;
-  program: string;
+  /** Needed unless the project already has a unikernel.json. */
+  program?: string;
   /** A single value when given once on the command line. */
   args?: string[] | string | number;
   ports?: (string | number)[] | string | number;
