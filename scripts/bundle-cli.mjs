@@ -28,9 +28,9 @@ await build({
   logLevel: 'warning',
 });
 
-// Node 22.1 and later cache compiled code themselves (module.enableCompileCache);
-// on older versions v8-compile-cache keeps V8's code cache in the temporary
-// folder, so later runs skip compiling the bundle.
+// Node 22.1 and later cache compiled code themselves (module.enableCompileCache).
+// On older versions v8-compile-cache keeps V8's code cache in the temporary
+// folder. Either way, later runs skip compiling the bundle.
 const launcher = join(root, 'dist', 'bin', 'nx-unikernel.js');
 writeFileSync(
   launcher,

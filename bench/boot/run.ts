@@ -1,9 +1,9 @@
 // Benchmark: time from spawn to the first HTTP 200 on a forwarded port, for
 // `nx-unikernel run IMAGE -p PORT:8080 --accel tcg` against a bare
 // qemu-system-x86_64 process that boots the same image with the same command
-// line. Runs alternate (tool first in even rounds, bare first in odd ones),
-// each on a fresh copy of the image, and the medians and the ratio tool/bare
-// are printed per example image.
+// line, and against a Node process that only spawns that command (the node
+// floor). The three kinds run in rotating order, each on a fresh copy of the
+// image, and the medians and ratios are printed per example image.
 //
 // The bare command comes from buildQemuCommand with the values the CLI passes
 // by default (2048M memory, 1 CPU, TCG, tcp PORT to guest 8080), and every
@@ -96,8 +96,9 @@ function buildImages(work: string, kernelDir: string, withNode: boolean): Exampl
 
 /**
  * The environment of the Node processes. NODE_EXTRA_CA_CERTS makes Node read
- * and parse that certificate file before any script runs, which `run` never
- * needs; it is left out unless asked, and the choice is printed.
+ * and parse that certificate file before any script runs, and `run` makes no
+ * TLS connection, so the variable is left out unless asked. The choice is
+ * printed.
  */
 function nodeEnvironment(keepExtraCaCerts: boolean): NodeJS.ProcessEnv {
   const env = { ...process.env };

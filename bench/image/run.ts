@@ -222,7 +222,7 @@ async function compareRebuild(setup: Setup): Promise<void> {
   console.log(`    byte copy of the image with fs.copyFileSync: ${summary(copies)}`);
 }
 
-/** Returns how the incremental updates started, e.g. " (15 patched the previous file)". */
+/** Returns how the incremental updates started, e.g. ": 15 patched the previous file", or "" when none was incremental. */
 function describeStarts(updates: readonly ImageUpdate[]): string {
   const labels = { clone: 'updated a reflink clone', copy: 'updated a byte copy', 'previous-file': 'patched the previous file' } as const;
   const counts = new Map<string, number>();
