@@ -95,7 +95,7 @@ function buildImages(work: string, kernelDir: string, withNode: boolean): Exampl
 }
 
 /**
- * The environment of the Node processes. NODE_EXTRA_CA_CERTS makes Node read
+ * Returns the environment of the Node processes. NODE_EXTRA_CA_CERTS makes Node read
  * and parse that certificate file before any script runs, and `run` makes no
  * TLS connection, so the variable is left out unless asked. The choice is
  * printed.

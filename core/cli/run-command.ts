@@ -231,9 +231,10 @@ function writeSerialLog(image: string, lines: readonly string[]): string {
 }
 
 /**
- * Logs how the run ended and returns the exit status: the program's exit code,
- * 128 plus the signal number when a signal ended the program in the guest,
- * 130 when a signal stopped the VM, or 2 when the VM failed or was not ready.
+ * Logs how the run ended and returns the exit status. That is the program's
+ * exit code, or 128 plus the signal number when a signal ended the program
+ * in the guest. It is 130 when a signal stopped the VM, and 2 when the VM
+ * failed or was not ready.
  */
 function exitStatus(outcome: RunOutcome, log: LogLine): number {
   const { exit } = outcome;

@@ -6,6 +6,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { findFreePort } from '../qemu';
@@ -126,7 +127,8 @@ describe.skipIf(skipReason !== undefined)('run lifecycle', () => {
     const ended = await run.exited;
 
     // The CLI ends by its own signal after the VM stopped, which a shell shows as 128 + the signal number.
-    const status = ended.code ?? 128 + (ended.signal === 'SIGINT' ? 2 : ended.signal === 'SIGTERM' ? 15 : 0);
+    const signalNumber = ended.signal === null ? 0 : constants.signals[ended.signal];
+    const status = ended.code ?? 128 + signalNumber;
     expect(status, run.output()).toBe(shellStatus);
     expect(run.output()).not.toContain('error:');
     expect(qemuProcessesOf(image)).toEqual([]);

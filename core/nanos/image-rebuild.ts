@@ -185,11 +185,11 @@ async function cloneImage(previous: PreviousImage, temporary: string, copy: Prev
  * Renames the previous image to `temporary` and opens it, so the patch
  * rewrites only the ranges that differ. No image exists at the output path
  * until the patched one is renamed into place, so a reader never sees a
- * half-written image. If patching fails, the temporary file is removed and
- * the next build writes in full. It declines when the file has other hard
- * links (a copy elsewhere, such as a cache, would change too) and, on Linux,
- * when a process holds a lock on it (QEMU locks the disk images it runs,
- * listed in /proc/locks, see proc(5)).
+ * half-written image. If patching fails, the writer puts the previous image
+ * back from its journal (patch-journal.ts). It declines when the file has
+ * other hard links, because a copy elsewhere, such as a cache, would change
+ * too. On Linux it also declines when a process holds a lock on the file:
+ * QEMU locks the disk images it runs, and /proc/locks lists them (proc(5)).
  */
 async function moveImage(previous: PreviousImage, temporary: string): Promise<FileHandle | { reason: string }> {
   let stats;

@@ -48,7 +48,7 @@ export async function findKlogArea(image: string): Promise<number | undefined> {
   return offset > SECTOR_BYTES ? offset : undefined;
 }
 
-/** Parses a klog dump area, or returns undefined when it holds no dump (no "KLOG" magic). */
+/** Parses a klog dump area, or returns undefined when it contains no dump (no "KLOG" magic). */
 export function parseKlogDump(area: Buffer): KlogDump | undefined {
   if (area.length < TEXT_OFFSET || !area.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
 
