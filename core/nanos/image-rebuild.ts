@@ -24,7 +24,6 @@ import { MAX_JOURNAL_BYTES, PatchJournal } from './patch-journal';
 import type { TreeFile } from './image-tree';
 import { SECTOR_SIZE, encodeInitialExtension } from './tfs-log';
 import type { FilesystemPlan } from './tfs-writer';
-import type { ImageUpdate } from './image-writer';
 import { deriveUuids } from './uuid';
 
 export interface PreviousImage {
@@ -280,11 +279,6 @@ export function patchedBytes(rebuild: RebuildPlan, bootImageSize: number, filesy
     }
   }
   return writtenBytes;
-}
-
-/** Returns the update summary of a rebuild. */
-export function incrementalUpdate(rebuild: RebuildPlan, start: IncrementalStart, bootImageSize: number, filesystems: ReadonlyArray<{ plan: FilesystemPlan }>): ImageUpdate {
-  return { kind: 'incremental', start, writtenBytes: patchedBytes(rebuild, bootImageSize, filesystems), reusedBytes: rebuild.reusedBytes };
 }
 
 /**

@@ -7,17 +7,17 @@
 // and only the ranges that differ are written (image-rebuild.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { BOOTFS_SECTORS, BOOTFS_SIZE, KLOG_DUMP_SIZE, diskLayout, type DiskLayout } from './disk-layout';
 import { NanosImageError } from './errors';
 import { copyFileData } from './file-data';
-import { startFromPrevious, hashSources, incrementalUpdate, patchedBytes, planRebuild, writeZeroRanges, type IncrementalStart, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
+import { startFromPrevious, hashSources, patchedBytes, planRebuild, writeZeroRanges, type IncrementalStart, type PreviousImage, type PreviousImageCopy, type RebuildPlan } from './image-rebuild';
 import { IMAGE_RECORD_FORMAT, filesystemRecord, hostIdentity, type ImageRecord } from './image-record';
 import { decideImageSize } from './image-size';
 import { buildImageTree, readSourceSizes, resolvePath, walkFiles, type ImageEntry, type TreeDirectory, type TreeFile } from './image-tree';
-import { isProcessRunning } from '../util/process-running';
+import { removeFilesOfEndedProcesses } from '../util/process-running';
 import { manifestAttributes, type BootManifest } from './manifest';
 import type { PatchJournal } from './patch-journal';
 import { PARTITION_TYPE_LINUX, encodePartitionEntry, parseBootImage, withPartitionTable } from './mbr';
@@ -274,18 +274,7 @@ async function checkOutputPath(output: string): Promise<void> {
  * A process that is gone cannot clean up after SIGKILL itself.
  */
 async function removeStaleTemporaries(output: string): Promise<void> {
-  const prefix = `${basename(output)}.tmp-`;
-  let names: string[];
-  try {
-    names = await readdir(dirname(output));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
-    if (match === null || Number(match[1]) === process.pid || isProcessRunning(Number(match[1]))) continue;
-    await rm(join(dirname(output), name), { force: true });
-  }
+  await removeFilesOfEndedProcesses(dirname(output), `${basename(output)}.tmp-`, /^(\d+)-[0-9a-f]{12}$/);
 }
 
 async function createEmpty(temporary: string): Promise<FileHandle> {
@@ -351,6 +340,7 @@ export async function writeImageWithOrdering(
   ] as const;
   let rebuild: RebuildPlan | undefined;
   let start: IncrementalStart = 'clone';
+  let writtenBytes = 0;
   let fullReason: string | undefined;
   if (options.previous) {
     const decision = await planRebuild({ previous: options.previous, layout, filesystems, digests });
@@ -365,7 +355,8 @@ export async function writeImageWithOrdering(
   let host: ImageRecord['host'];
   try {
     if (rebuild) {
-      const patch = { output: options.output, size, writtenBytes: patchedBytes(rebuild, bootImage.length, filesystems) };
+      writtenBytes = patchedBytes(rebuild, bootImage.length, filesystems);
+      const patch = { output: options.output, size, writtenBytes };
       const cloned = await startFromPrevious(options.previous!, temporary, patch, copy);
       if ('reason' in cloned) {
         rebuild = undefined;
@@ -438,7 +429,9 @@ export async function writeImageWithOrdering(
     uuidsDerived: options.uuid === undefined && options.bootUuid === undefined,
     filesystems: [filesystemRecord('bootfs', layout.bootfsOffset, uuids.boot, bootPlan, digests), filesystemRecord('rootfs', layout.rootfsOffset, uuids.root, rootPlan, digests)],
   };
-  const update = rebuild ? incrementalUpdate(rebuild, start, bootImage.length, filesystems) : { kind: 'full' as const, ...(fullReason !== undefined ? { reason: fullReason } : {}) };
+  const update: ImageUpdate = rebuild
+    ? { kind: 'incremental', start, writtenBytes, reusedBytes: rebuild.reusedBytes }
+    : { kind: 'full', ...(fullReason !== undefined ? { reason: fullReason } : {}) };
   return summarize({ options, label, size, freeBytes, layout, bootPlan, rootPlan, rootTree, uuids, record, update });
 }
 

@@ -14,6 +14,7 @@ import { packedMounts } from './packed-files';
 import { planSysroot } from './plan';
 import { debianRoot, HAS_DEBIAN_GLIBC, sha256File } from './test-support/debian-root';
 import type { PackedPath, StagingPlan } from './types';
+import { planError } from './test-support/plan-error';
 
 const lab = Lab.create('nxu-addons-');
 afterAll(() => lab.remove());
@@ -53,16 +54,6 @@ function addonProject(name: string): string {
 async function planWithProject(root: string, program: string, dirs: PackedPath[], files: PackedPath[] = []): Promise<StagingPlan> {
   const resolution = new Resolver({ sysroot: root, isaLevel: 1 }).resolve(program);
   return planSysroot({ resolution, sysroot: root, programImagePath: '/server', programHostPath: program, dirs, files, addonResolve: { isaLevel: 1 } });
-}
-
-async function planError(plan: Promise<unknown>): Promise<SysrootPlanError> {
-  try {
-    await plan;
-  } catch (error) {
-    if (error instanceof SysrootPlanError) return error;
-    throw error;
-  }
-  throw new Error('the plan succeeded, but the test expects a SysrootPlanError');
 }
 
 describe.skipIf(!CAN_BUILD_ADDON)('planSysroot with a native addon', () => {

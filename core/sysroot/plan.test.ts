@@ -17,6 +17,7 @@ import { SysrootPlanError } from './errors';
 import { planSysroot } from './plan';
 import { debianRoot, HAS_DEBIAN_GLIBC, HOST_LOADER, sha256File } from './test-support/debian-root';
 import type { ImageEntry, StagedFile, StagingPlan, SysrootPlanInput } from './types';
+import { planError } from './test-support/plan-error';
 
 const lab = Lab.create('nxu-sysroot-');
 afterAll(() => lab.remove());
@@ -47,16 +48,6 @@ function recordAt(plan: StagingPlan, imagePath: string): StagedFile | undefined 
 
 function entryAt(plan: StagingPlan, imagePath: string): ImageEntry | undefined {
   return plan.entries.find((entry) => entry.path === imagePath);
-}
-
-async function planError(plan: Promise<unknown>): Promise<SysrootPlanError> {
-  try {
-    await plan;
-  } catch (error) {
-    if (error instanceof SysrootPlanError) return error;
-    throw error;
-  }
-  throw new Error('the plan succeeded, but the test expects a SysrootPlanError');
 }
 
 describe.skipIf(!HAS_DEBIAN_GLIBC)('planSysroot in a Debian-style root', () => {

@@ -11,7 +11,7 @@ import * as devkit from '@nx/devkit';
 import { logger, type ExecutorContext } from '@nx/devkit';
 
 import { startVm, type Vm, type VmExit, type VmReady } from '../../core/qemu';
-import { isProcessRunning } from '../../core/util/process-running';
+import { removeFilesOfEndedProcesses } from '../../core/util/process-running';
 import { verifyImage } from '../lib/image-check';
 import { normalizeOptions } from '../lib/normalize-options';
 import { progressLog, reportFailure } from '../lib/report';
@@ -30,6 +30,9 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
     const normalized = normalizeOptions(options as RunExecutorOptions & Record<string, unknown>, context, options.image);
     const imageTarget = context.target?.dependsOn?.find((dependency) => typeof dependency === 'string') ?? 'unikernel';
     await verifyImage(normalized.image, `nx run ${normalized.projectName}:${String(imageTarget)} --skip-nx-cache`);
+
+    // Removes the boot copies that executors killed with SIGKILL left behind.
+    await removeFilesOfEndedProcesses(path.dirname(normalized.image), `.${path.basename(normalized.image)}.boot-`, /^(\d+)$/);
 
     // Nanos writes to its disk while it runs (the klog, file times, /proc/self/exe),
     // so the VM boots a copy and the cached output keeps the hash Nx recorded.
@@ -115,23 +118,11 @@ function stopWhenOrphaned(vm: Vm, log: (line: string) => void): () => void {
 
 const PARENT_CHECK_INTERVAL_MS = 1000;
 
-/**
- * Copies the image beside itself (a clone where the filesystem supports it),
- * after removing the boot copies of executors that no longer run.
- */
+/** Copies the image beside itself (a clone where the filesystem supports it). */
 function copyForBoot(image: string): string {
-  removeStaleBootCopies(image);
   const copy = path.join(path.dirname(image), `.${path.basename(image)}.boot-${process.pid}`);
   fs.copyFileSync(image, copy, fs.constants.COPYFILE_FICLONE);
   return copy;
-}
-
-function removeStaleBootCopies(image: string): void {
-  const prefix = `.${path.basename(image)}.boot-`;
-  for (const name of fs.readdirSync(path.dirname(image))) {
-    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
-    if (Number.isInteger(pid) && pid !== process.pid && !isProcessRunning(pid)) fs.rmSync(path.join(path.dirname(image), name), { force: true });
-  }
 }
 
 function removeBootCopy(copy: string | undefined): void {
