@@ -25,9 +25,9 @@ export function buildCommand(): Command {
 async function runBuild(program: string | undefined, options: BuildOptions): Promise<number> {
   const log = createLog('build');
   try {
-    // Required here, not at the top, so other commands start without loading them.
-    const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
-    const { buildImage } = require('../build') as typeof import('../build');
+    // Imported here, not at the top, so other commands start without loading them.
+    const { loadCliConfig } = await import('./config-options.js');
+    const { buildImage } = await import('../build/index.js');
     const config = loadCliConfig(program, options, log);
     const output = options.output ?? `${path.basename(config.program?.imagePath ?? 'image')}.img`;
     return await runInterruptible(log, async (signal) => {

@@ -3,16 +3,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  formatPortForward,
-  mergeNamedPortForwards,
-  parseJsonText,
-  parsePortSpec,
-  parseUnikernelConfig,
-  PORT_SPEC_FORMS,
-  readOpsConfig,
-  type ResolvedUnikernelConfig,
-} from '../config';
+import { parseJsonText, parseUnikernelConfig, readOpsConfig, type ResolvedUnikernelConfig } from '../config';
+import { addCliPorts } from './cli-ports';
 import { checkProgramNotInArgs } from './program-in-args';
 import { CliInputError } from './shared-options';
 
@@ -85,32 +77,6 @@ function loadOpsConfig(file: string, program: string | undefined, options: Confi
     ...(cli['cpus'] !== undefined ? { cpus: parsed.cpus } : {}),
     ...(cli['accelerator'] !== undefined ? { accelerator: parsed.accelerator } : {}),
   };
-}
-
-/**
- * Adds the `-p` forwards after the config's, as `ops run -p` appends to
- * RunConfig.Ports (MergeToConfig in ops:cmd/flags_run_local_instance.go).
- * An exact repeat forwards once, also when one entry names the bind address
- * and the other leaves it out. A host port that two entries forward
- * differently is rejected with CliInputError naming both.
- */
-function addCliPorts(config: ResolvedUnikernelConfig, specs: readonly string[], bind: string | undefined): ResolvedUnikernelConfig {
-  if (specs.length === 0) return config;
-
-  const fromConfig = config.ports.map((forward) => ({ forward, name: `port "${formatPortForward(forward)}" of ${config.source}` }));
-  const fromCommandLine = specs.map((spec) => {
-    const parsed = parsePortSpec(spec);
-    if (!parsed.ok) throw new CliInputError(`invalid -p value ${JSON.stringify(spec)}: it ${parsed.reason}. Write ${PORT_SPEC_FORMS}.`);
-    return { forward: parsed.value, name: `-p ${JSON.stringify(spec)}` };
-  });
-
-  const entries = [...fromConfig, ...fromCommandLine];
-  // Both the config's bindAddress and --bind are known here, so an address equal to the effective one is no conflict.
-  const { forwards, conflicts } = mergeNamedPortForwards(entries, bind ?? config.bindAddress);
-  if (conflicts.length > 0) {
-    throw new CliInputError(conflicts.map((conflict) => `${entries[conflict.index]?.name} ${conflict.reason}`).join('\n'));
-  }
-  return { ...config, ports: forwards };
 }
 
 /** Returns the command-line values in unikernel.json form, leaving absent options out. addCliPorts merges `-p`. */

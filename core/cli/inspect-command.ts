@@ -13,7 +13,7 @@ export function inspectCommand(): Command {
     .option('--json', 'print the contents as JSON')
     .action(async (image: string, options: { json?: boolean }) => {
       try {
-        const { readImage } = require('../nanos') as typeof import('../nanos');
+        const { readImage } = await import('../nanos/index.js');
         if (!fs.existsSync(image) || !fs.statSync(image).isFile()) {
           throw new CliInputError(`${image} is not an image file: give the .img that nx-unikernel build wrote`);
         }

@@ -30,9 +30,9 @@ export function lddCommand(): Command {
     .option('--json', 'print the result as JSON (schema: see README, "ldd --json")')
     .option('--tree', 'print libraries as a tree under the object that loaded each')
     .action(async (program: string, options: LddOptions) => {
-      // Required here, not at the top, so other commands start without loading them.
-      const resolver = require('../resolve/resolver') as typeof import('../resolve/resolver');
-      const { formatMissing, formatResolution } = require('../resolve/format-text') as typeof import('../resolve/format-text');
+      // Imported here, not at the top, so other commands start without loading them.
+      const resolver = await import('../resolve/resolver.js');
+      const { formatMissing, formatResolution } = await import('../resolve/format-text.js');
       process.exitCode = runLdd(program, options, { ...resolver, formatMissing, formatResolution });
     });
 }

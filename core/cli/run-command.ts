@@ -11,6 +11,7 @@ import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 import type { ConfigCliOptions } from './config-options';
 import { createLog, type LogLine } from './log';
 import { createRunFolder } from './run-folders';
+import { runSettingsFromCommandLine, type RunSettings } from './run-settings';
 import { addConfigOptions, CliInputError, reportFailure } from './shared-options';
 
 interface RunOptions extends ConfigCliOptions {
@@ -72,24 +73,32 @@ async function runRun(target: string | undefined, options: RunOptions, command: 
     if (kind === 'other') {
       throw new CliInputError(`${target} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
     }
-    if (kind === 'image') rejectBuildOptions(command, target as string);
-    // Required here, not at the top, so other commands start without loading them.
-    const { loadCliConfig } = require('./config-options') as typeof import('./config-options');
-    const config = loadCliConfig(kind === 'image' ? undefined : target, options, log);
     let image: string;
+    let settings: RunSettings;
     if (kind === 'image') {
+      rejectBuildOptions(command, target as string);
       image = path.resolve(target as string);
+      settings = (options.config === undefined ? runSettingsFromCommandLine(options) : undefined) ?? (await loadConfig(undefined, options, log));
     } else {
+      const config = await loadConfig(target, options, log);
       temporaryFolder = createRunFolder(log);
       image = await buildTemporaryImage(config, temporaryFolder, log);
+      settings = config;
     }
-    const outcome = await boot(image, config, options, log);
+    const outcome = await boot(image, settings, options, log);
     return exitStatus(outcome, log);
   } catch (error) {
     return reportFailure(log, error);
   } finally {
     if (temporaryFolder !== undefined) fs.rmSync(temporaryFolder, { recursive: true, force: true });
   }
+}
+
+/** Reads the config file, if any, with the command-line values laid over it. */
+async function loadConfig(program: string | undefined, options: RunOptions, log: LogLine): Promise<ResolvedUnikernelConfig> {
+  // Imported here, not at the top: the config schema takes Node tens of ms to load, which `run IMAGE` mostly skips.
+  const { loadCliConfig } = await import('./config-options.js');
+  return loadCliConfig(program, options, log);
 }
 
 /** Rejects --ready-timeout and --ready-path values that the readiness check cannot use. */
@@ -138,7 +147,7 @@ function fileKind(file: string): 'elf' | 'image' | 'other' {
 /** Builds the image into `folder`, which the caller removes after the run. */
 async function buildTemporaryImage(config: ResolvedUnikernelConfig, folder: string, log: LogLine): Promise<string> {
   const output = path.join(folder, `${path.basename(config.program?.imagePath ?? 'program')}.img`);
-  const { buildImage } = require('../build') as typeof import('../build');
+  const { buildImage } = await import('../build/index.js');
   await buildImage({ config, output, log });
   return output;
 }
@@ -151,12 +160,12 @@ interface RunOutcome {
   serialLog: string[];
 }
 
-async function boot(image: string, config: ResolvedUnikernelConfig, options: RunOptions, log: LogLine): Promise<RunOutcome> {
+async function boot(image: string, config: RunSettings, options: RunOptions, log: LogLine): Promise<RunOutcome> {
   const guest = createLog('guest', process.stdout);
   const bindAddress = options.bind ?? config.bindAddress;
   const httpPath = options.readyPath ?? config.readiness?.httpPath;
   const timeoutSeconds = options.readyTimeout !== undefined ? Number(options.readyTimeout) : config.readiness?.timeoutSeconds ?? 30;
-  const { startVm } = require('../qemu') as typeof import('../qemu');
+  const { startVm } = await import('../qemu/index.js');
 
   // The runner probes every port at the bind address (127.0.0.1 for 0.0.0.0), so a
   // forward with a host address of its own is probed only when that address matches.

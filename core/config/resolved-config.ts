@@ -4,7 +4,10 @@
 import type { ManifestValue } from './schema';
 import type { PortForward } from './port-spec';
 
-export type Accelerator = 'auto' | 'kvm' | 'hvf' | 'tcg';
+/** The accepted accelerator values, in the schema and on the command line. */
+export const ACCELERATORS = ['auto', 'kvm', 'hvf', 'tcg'] as const;
+
+export type Accelerator = (typeof ACCELERATORS)[number];
 
 /** A host file or folder and the absolute path it gets in the image. */
 export interface ImageCopy {

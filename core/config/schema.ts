@@ -4,10 +4,11 @@
 
 import { z } from 'zod';
 
-import { MIN_MEMORY_MIB } from '../qemu/command';
 import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 import { FIELD_DOCS } from './field-docs';
+import { checkGuestMemory } from './guest-memory';
 import { parsePortSpec, PORT_PATTERN } from './port-spec';
+import { ACCELERATORS } from './resolved-config';
 import { parseSize, SIZE_PATTERN } from './units';
 
 /** A value of the Nanos boot manifest: every scalar is a string. */
@@ -58,14 +59,6 @@ function sizeString(check: (bytes: number) => string | undefined) {
     });
 }
 
-/** Rejects guest memory below the minimum the Nanos kernel boots with (see MIN_MEMORY_MIB). */
-function checkMemory(bytes: number): string | undefined {
-  if (bytes < MIN_MEMORY_MIB * ONE_MIB) {
-    return `is below the minimum of ${MIN_MEMORY_MIB}M that the Nanos kernel needs to boot: use "${MIN_MEMORY_MIB}M" or more`;
-  }
-  return undefined;
-}
-
 const portSpec = z
   .union([z.number().int(), z.string().regex(PORT_PATTERN, { abort: true })])
   .superRefine((spec, context) => {
@@ -110,11 +103,11 @@ export const UnikernelConfig = z
       .optional()
       .meta(docMeta('klibs')),
     ports: z.array(portSpec).optional().meta(docMeta('ports')),
-    memory: sizeString(checkMemory)
+    memory: sizeString(checkGuestMemory)
       .optional()
       .meta(docMeta('memory')),
     cpus: z.number().int().min(1).optional().meta(docMeta('cpus')),
-    accelerator: z.enum(['auto', 'kvm', 'hvf', 'tcg']).optional().meta(docMeta('accelerator')),
+    accelerator: z.enum(ACCELERATORS).optional().meta(docMeta('accelerator')),
     imageSize: sizeString((bytes) => {
       if (bytes === 0) {
         return 'is 0';

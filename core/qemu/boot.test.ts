@@ -15,7 +15,7 @@ import { QemuError } from './errors';
 import { findKlogArea, readKlogDump } from './klog-dump';
 import { findFreePort } from './ports';
 import { runVm } from './run-vm';
-import { compileRunner, NODE_MODULES } from './test-support/child-runner';
+import { compileRunner } from './test-support/child-runner';
 import { bootCopy, compileFixture, findBootEnvironment, makeImage, makeTempDir, processesMatching, removeDir, type BootEnvironment } from './test-support/nanos-boot';
 import { startVm, type StartVmOptions, type Vm } from './vm';
 
@@ -314,7 +314,7 @@ vm.exited.then((exit) => console.log('EXIT ' + JSON.stringify(exit)));
 `,
     );
 
-    const child = spawn(process.execPath, [script], { env: { ...process.env, NODE_PATH: NODE_MODULES }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -3,7 +3,7 @@
 
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { QemuError } from './errors';
 import { LineQueue } from './line-queue';
 import { runVm } from './run-vm';
-import { compileRunner, NODE_MODULES } from './test-support/child-runner';
+import { compileRunner } from './test-support/child-runner';
 import { startVm } from './vm';
 
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
@@ -154,14 +154,58 @@ const timer = setInterval(() => {
 `,
       );
 
-      // The compiled runner loads execa, which the child finds through NODE_PATH.
-      await promisify(execFile)(process.execPath, [script], { timeout: 20_000, env: { ...process.env, NODE_PATH: NODE_MODULES } }).catch(() => {});
+      await promisify(execFile)(process.execPath, [script], { timeout: 20_000 }).catch(() => {});
 
       expect(existsSync(pidFile)).toBe(true);
       qemuPid = Number(readFileSync(pidFile, 'utf8'));
       await expect.poll(() => isRunning(qemuPid!), { timeout: 5000, interval: 50 }).toBe(false);
     } finally {
       if (qemuPid !== undefined && isRunning(qemuPid)) process.kill(qemuPid, 'SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('QEMU start through setpriv', () => {
+  // A setpriv from util-linux before 2.33 rejects --pdeathsig with getopt's
+  // message and status 1. That release is not installable here, so a script
+  // on PATH prints its message, and a shell script replaces QEMU.
+  it('a setpriv without --pdeathsig falls back to starting QEMU directly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nx-unikernel-setpriv-'));
+    try {
+      const bin = join(dir, 'bin');
+      await mkdir(bin);
+      await writeFile(join(bin, 'setpriv'), "#!/bin/sh\necho \"setpriv: unrecognized option '--pdeathsig'\" >&2\necho \"Try 'setpriv --help' for more information.\" >&2\nexit 1\n");
+      await chmod(join(bin, 'setpriv'), 0o755);
+      const fakeQemu = join(dir, 'fake-qemu');
+      await writeFile(fakeQemu, '#!/bin/sh\necho "guest line"\necho "qemu warning" >&2\nexit 0\n');
+      await chmod(fakeQemu, 0o755);
+      const runner = await compileRunner(dir);
+      const script = join(dir, 'parent.js');
+      await writeFile(
+        script,
+        `const { startVm } = require(${JSON.stringify(runner)});
+const vm = startVm({ image: 'unused.img', accelerator: 'tcg', qemuBinary: ${JSON.stringify(fakeQemu)}, readiness: false, handleSignals: false });
+const seen = { serial: [], stderr: [] };
+vm.on('serial', (line) => seen.serial.push(line));
+vm.on('stderr', (line) => seen.stderr.push(line));
+vm.exited.then((exit) => console.log(JSON.stringify({ ...seen, notes: vm.notes, kind: exit.kind })));
+`,
+      );
+
+      const { stdout } = await promisify(execFile)(process.execPath, [script], {
+        timeout: 20_000,
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+      });
+      const seen = JSON.parse(stdout) as { serial: string[]; stderr: string[]; notes: string[]; kind: string };
+
+      expect(seen.serial).toEqual(['guest line']);
+      // setpriv's own lines are not QEMU's stderr.
+      expect(seen.stderr).toEqual(['qemu warning']);
+      expect(seen.notes).toContain(
+        "setpriv does not support --pdeathsig (setpriv: unrecognized option '--pdeathsig'), so QEMU starts without it and outlives this process if it is killed with SIGKILL",
+      );
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

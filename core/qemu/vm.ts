@@ -5,10 +5,9 @@
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 
-import { execa, type ResultPromise } from 'execa';
-
 import { detectAccelerator, type Accelerator, type AcceleratorChoice, type AcceleratorRequest } from './accelerator';
 import { buildQemuCommand, type QemuCommand, type QemuCommandOptions } from './command';
+import { spawnQemu, type QemuChild, type QemuProcessEnd } from './qemu-process';
 import { QemuError } from './errors';
 import { applyKernelFatal, applyKlogExitCode, applyProgramSignal, findQemuErrorLine, hasKvmInternalError, mapQemuExit, type VmExit } from './exit-status';
 import { KernelFatalWatcher } from './kernel-fatal';
@@ -16,7 +15,7 @@ import { isSignalReport, ProgramSignalWatcher } from './program-signal';
 import { clearKlogDump, findKlogArea, readKlogDump } from './klog-dump';
 import { LineQueue } from './line-queue';
 import { DEFAULT_BIND_ADDRESS, assertHostPortsFree, mergePortForwards, type PortForward, type PortInput } from './ports';
-import { canUseParentDeathSignal, findSetprivExecFailure, withParentDeathSignal } from './parent-death';
+import { classifySetprivStart, isSetprivLine, markSetprivUnusable, shouldUseParentDeathSignal, withParentDeathSignal, type SetprivOutcome } from './parent-death';
 import { checkReadinessDelays, waitForPorts, type PortReadiness, type ReadinessOptions } from './readiness';
 import { trackVm, type StoppableVm } from './signals';
 import { checkTimerDelay } from './timer-limit';
@@ -106,7 +105,7 @@ export class Vm extends EventEmitter<VmEvents> {
 
   private choice: AcceleratorChoice;
   private currentCommand: QemuCommand;
-  private subprocess: ResultPromise | undefined;
+  private subprocess: QemuChild | undefined;
   private stopReason: string | undefined;
   /** The grace period of the first stop request, used when that request came before QEMU started. */
   private stopGraceMs: number | undefined;
@@ -119,6 +118,8 @@ export class Vm extends EventEmitter<VmEvents> {
   private readyReported = false;
   /** Counts QEMU processes; readiness evidence from an earlier one is discarded. */
   private attempt = 0;
+  /** The attempt whose readiness check has started. */
+  private readinessAttempt = -1;
   private attemptStartedAt = Date.now();
   private readyTimer: NodeJS.Timeout | undefined;
   private portWaitAbort: AbortController | undefined;
@@ -218,7 +219,7 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** Sends SIGTERM once, and SIGKILL after the grace period. */
-  private sendStop(subprocess: ResultPromise): void {
+  private sendStop(subprocess: QemuChild): void {
     if (this.killTimer !== undefined) return;
     subprocess.kill('SIGTERM');
     this.killTimer = setTimeout(() => subprocess.kill('SIGKILL'), this.stopGraceMs ?? this.options.stopGraceMs ?? 5000);
@@ -239,12 +240,9 @@ export class Vm extends EventEmitter<VmEvents> {
     const untrack = this.options.handleSignals === false ? () => {} : trackVm(this.signalHandle());
 
     try {
-      // The setpriv check runs a process; start it now, so it overlaps the port check.
-      void canUseParentDeathSignal();
       if (this.choice.note !== undefined) this.note(this.choice.note);
       if (this.options.checkHostPorts !== false) await assertHostPortsFree(this.forwards, this.options.bindAddress ?? DEFAULT_BIND_ADDRESS);
 
-      this.startReadiness();
       const startedAt = Date.now();
       let exit = await this.runQemu(this.currentCommand);
 
@@ -258,7 +256,6 @@ export class Vm extends EventEmitter<VmEvents> {
         this.kernelFatal = new KernelFatalWatcher();
         this.programSignal = new ProgramSignalWatcher();
         this.attempt += 1;
-        this.startReadiness();
         exit = await this.runQemu(this.currentCommand);
       }
 
@@ -285,29 +282,56 @@ export class Vm extends EventEmitter<VmEvents> {
 
   /** Runs QEMU once and resolves with its mapped exit after the last output line. */
   private async runQemu(command: QemuCommand): Promise<VmExit> {
-    if (this.stopReason !== undefined) {
-      return { kind: 'stopped', reason: this.stopReason, qemuStatus: null, signal: null, message: `VM stopped before QEMU started (${this.stopReason})` };
+    if (this.stopReason !== undefined) return stoppedBeforeStart(this.stopReason);
+    this.prepareKlogArea();
+    let started = await this.startQemu(command, shouldUseParentDeathSignal());
+    if (started.setpriv?.kind === 'unusable') {
+      markSetprivUnusable();
+      // NOTE: without setpriv (macOS, or a setpriv without --pdeathsig), QEMU
+      // outlives this process when it is killed with SIGKILL. Every other
+      // ending of this process stops QEMU (signals.ts and qemu-process.ts).
+      this.note(`${started.setpriv.reason}, so QEMU starts without it and outlives this process if it is killed with SIGKILL`);
+      if (this.stopReason !== undefined) return stoppedBeforeStart(this.stopReason);
+      this.stderrText = '';
+      started = await this.startQemu(command, false);
     }
-    await this.prepareKlogArea();
-    const throughSetpriv = await canUseParentDeathSignal();
-    this.attemptStartedAt = Date.now();
+    const { result, setpriv } = started;
 
-    // NOTE: without setpriv (macOS, or a setpriv without --pdeathsig), QEMU
-    // outlives this process when it is killed with SIGKILL. Every other
-    // ending of this process stops QEMU (signals.ts and execa's cleanup).
-    const launch = throughSetpriv ? withParentDeathSignal(command) : command;
-    const subprocess = execa(launch.file, launch.args, {
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-      cleanup: true,
-      forceKillAfterDelay: false,
+    if (result.spawnError !== undefined) throw spawnError(command, result.spawnError);
+    if (setpriv?.kind === 'exec-failed') {
+      throw spawnError(command, Object.assign(new Error(setpriv.message), { code: setpriv.notFound ? 'ENOENT' : 'EACCES' }));
+    }
+    const exit = mapQemuExit({
+      status: result.status,
+      signal: result.signal,
+      stderr: this.stderrText,
+      stopReason: this.stopReason,
+      guestOutput: this.serialLineCount > 0,
+      image: this.image,
     });
+    const withKlog = applyKlogExitCode(exit, this.readKlogExitCode(exit));
+    const withSignal = applyProgramSignal(withKlog, this.programSignal.signal);
+    return applyKernelFatal(withSignal, this.kernelFatal.message, this.stoppedForKernelFatal);
+  }
+
+  /**
+   * Runs one QEMU process, through setpriv when `throughSetpriv`, and resolves
+   * after it exited and its last output line was read. `setpriv` tells
+   * whether setpriv started QEMU at all.
+   */
+  private async startQemu(command: QemuCommand, throughSetpriv: boolean): Promise<{ result: QemuProcessEnd; setpriv?: SetprivOutcome }> {
+    this.attemptStartedAt = Date.now();
+    const launch = throughSetpriv ? withParentDeathSignal(command) : command;
+    const { child: subprocess, ended } = spawnQemu(launch);
     this.subprocess = subprocess;
-    // A stop requested while the klog area was prepared or the setpriv check
-    // ran found no process to signal, so it is sent now.
+    // Started after the spawn, so that the probes' first connection attempts
+    // do not delay QEMU; they could not succeed before it runs anyway.
+    if (this.readinessAttempt !== this.attempt) {
+      this.readinessAttempt = this.attempt;
+      this.startReadiness();
+    }
+    // A stop requested while the klog area was prepared found no process to
+    // signal, so it is sent now.
     if (this.stopReason !== undefined) this.sendStop(subprocess);
     const accelerator = this.choice.accelerator;
 
@@ -316,6 +340,7 @@ export class Vm extends EventEmitter<VmEvents> {
     const stderr = createInterface({ input: subprocess.stderr, crlfDelay: Infinity });
     stderr.on('line', (line) => {
       if (this.stderrText.length < STDERR_LIMIT) this.stderrText += `${line}\n`;
+      if (throughSetpriv && isSetprivLine(line)) return;
       this.emit('stderr', line);
       // QEMU pauses the guest after a KVM internal error but keeps running, so
       // it must be ended here for the retry (or the failure) to happen.
@@ -323,49 +348,33 @@ export class Vm extends EventEmitter<VmEvents> {
     });
 
     const linesDone = Promise.all([new Promise((resolve) => serial.once('close', resolve)), new Promise((resolve) => stderr.once('close', resolve))]);
-    const result = await subprocess;
+    const result = await ended;
     await linesDone;
     clearTimeout(this.killTimer);
     this.killTimer = undefined;
     clearTimeout(this.kernelFatalTimer);
     this.kernelFatalTimer = undefined;
     this.subprocess = undefined;
+    if (!throughSetpriv) return { result };
 
-    if (result.exitCode === undefined && result.signal === undefined) {
-      throw spawnError(command, result.cause);
-    }
-    const execFailure = throughSetpriv ? findSetprivExecFailure(result.exitCode ?? null, this.stderrText) : undefined;
-    if (execFailure !== undefined) {
-      throw spawnError(command, Object.assign(new Error(execFailure.message), { code: execFailure.notFound ? 'ENOENT' : 'EACCES' }));
-    }
-    const exit = mapQemuExit({
-      status: result.exitCode ?? null,
-      signal: result.signal ?? null,
-      stderr: this.stderrText,
-      stopReason: this.stopReason,
-      guestOutput: this.serialLineCount > 0,
-      image: this.image,
-    });
-    const withKlog = applyKlogExitCode(exit, await this.readKlogExitCode(exit));
-    const withSignal = applyProgramSignal(withKlog, this.programSignal.signal);
-    return applyKernelFatal(withSignal, this.kernelFatal.message, this.stoppedForKernelFatal);
+    return { result, setpriv: classifySetprivStart(result.status, this.stderrText, result.spawnError?.code) };
   }
 
   /**
    * Finds the klog dump area and clears a dump an earlier boot left there. A
    * qcow2 image or one without an MBR gets no klog check.
    */
-  private async prepareKlogArea(): Promise<void> {
+  private prepareKlogArea(): void {
     this.klogOffset = undefined;
     // NOTE: in a qcow2 image the area is not at a fixed file offset, so exit codes of 128 and more read mod 128 there.
     if (this.currentCommand.args.some((arg) => arg.includes('format=qcow2'))) return;
     try {
-      const offset = await findKlogArea(this.image);
+      const offset = findKlogArea(this.image);
       if (offset === undefined) return;
       // NOTE: when another QEMU runs this image, this boot fails on QEMU's
       // write lock, but the clearing may already have erased a dump the other
       // boot wrote at that moment.
-      await clearKlogDump(this.image, offset);
+      clearKlogDump(this.image, offset);
       this.klogOffset = offset;
     } catch (error) {
       // QEMU reports a missing or unreadable image itself, with its own message.
@@ -373,10 +382,10 @@ export class Vm extends EventEmitter<VmEvents> {
     }
   }
 
-  private async readKlogExitCode(exit: VmExit): Promise<number | undefined> {
+  private readKlogExitCode(exit: VmExit): number | undefined {
     if (exit.kind !== 'program-exit' || this.klogOffset === undefined) return undefined;
     try {
-      return (await readKlogDump(this.image, this.klogOffset))?.exitCode;
+      return readKlogDump(this.image, this.klogOffset)?.exitCode;
     } catch (error) {
       this.note(`the klog dump of ${this.image} could not be read (${(error as Error).message}), so the exit code is mod 128`);
       return undefined;
@@ -515,6 +524,10 @@ function checkVmDelays(options: StartVmOptions): void {
   for (const [name, value] of Object.entries(delays)) {
     if (value !== undefined) checkTimerDelay(name, value, { allowZero: true });
   }
+}
+
+function stoppedBeforeStart(reason: string): VmExit {
+  return { kind: 'stopped', reason, qemuStatus: null, signal: null, message: `VM stopped before QEMU started (${reason})` };
 }
 
 function spawnError(command: QemuCommand, cause: unknown): QemuError {

@@ -35,6 +35,3 @@ async function compileFile(sourceFile: string, outputFile: string): Promise<void
   });
   await writeFile(outputFile, outputText);
 }
-
-/** The project's node_modules, for the NODE_PATH of child scripts that load the compiled runner. */
-export const NODE_MODULES = join(SOURCE_DIR, '..', '..', 'node_modules');
