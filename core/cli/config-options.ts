@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseJsonText, parseUnikernelConfig, readOpsConfig, type ResolvedUnikernelConfig } from '../config';
+import { MAX_CPUS } from '../qemu/command';
 import { addCliPorts } from './cli-ports';
 import { checkProgramNotInArgs } from './program-in-args';
 import { CliInputError } from './shared-options';
@@ -48,7 +49,7 @@ function loadConfigAndOverrides(program: string | undefined, options: ConfigCliO
 
 /** OPS configs use Go field names (Args, Env, RunConfig); ours use camelCase. */
 function isOpsConfig(file: string): boolean {
-  const json = parseJsonText(fs.readFileSync(file, 'utf8'), file);
+  const json = parseJsonText(readConfigText(file), file);
   if (json === null || typeof json !== 'object') return false;
   return Object.keys(json).some((key) => /^[A-Z]/.test(key));
 }
@@ -108,20 +109,40 @@ function splitCopy(value: string): string | { from: string; to: string } {
   return { from: value.slice(0, separator), to: value.slice(separator + 1) };
 }
 
-/** Parses --cpus here, because Number("abc") is NaN, which the schema would show as null instead of the text given. */
+/**
+ * Parses --cpus here, because the schema would show Number("abc") as null and
+ * a number beyond 2^53 rounded, instead of the text given.
+ */
 function parseCpus(text: string): number {
   if (!/^\d+$/.test(text)) {
-    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is not a whole number. Give a whole number of at least 1, e.g. --cpus 2`);
+    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is not a whole number. Give a whole number from 1 to ${MAX_CPUS}, e.g. --cpus 2`);
   }
-  return Number(text);
+  const cpus = Number(text);
+  if (cpus > MAX_CPUS) {
+    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is above ${MAX_CPUS}, the most CPUs nx-unikernel gives a VM. Give a whole number from 1 to ${MAX_CPUS}, e.g. --cpus 2`);
+  }
+  return cpus;
 }
 
 /** Reads a unikernel.json, whose top level must be an object for the command-line values to be laid over it. */
 function readConfigObject(file: string): Record<string, unknown> {
-  const json = parseJsonText(fs.readFileSync(file, 'utf8'), file);
+  const json = parseJsonText(readConfigText(file), file);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     const found = json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`;
     throw new CliInputError(`invalid config ${file}: its content is ${found}, but the config must be a JSON object, e.g. {"program": "dist/server"}`);
   }
   return json as Record<string, unknown>;
+}
+
+/** Reads the --config file, with CliInputError naming the file for a missing one, a folder or another read error. */
+function readConfigText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    let reason = `it cannot be read (${code})`;
+    if (code === 'ENOENT') reason = 'it does not exist';
+    if (code === 'EISDIR') reason = 'it is a folder';
+    throw new CliInputError(`invalid --config ${file}: ${reason}. Give the path of a unikernel.json or an OPS config.json file.`);
+  }
 }

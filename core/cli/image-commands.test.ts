@@ -78,8 +78,9 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     [['--memory', '1K'], 'memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
     [['--memory', '15M'], 'memory: "15M" is below the minimum of 16M'],
     [['--memory', '0'], 'memory: "0" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
-    [['--cpus', 'abc'], 'invalid --cpus "abc": it is not a whole number. Give a whole number of at least 1, e.g. --cpus 2'],
-    [['--cpus', '0'], 'cpus: 0 is invalid. Expected a whole number of at least 1'],
+    [['--cpus', 'abc'], 'invalid --cpus "abc": it is not a whole number. Give a whole number from 1 to 255, e.g. --cpus 2'],
+    [['--cpus', '0'], 'cpus: 0 is invalid. Expected a whole number from 1 to 255'],
+    [['--cpus', '9007199254740993'], 'invalid --cpus "9007199254740993": it is above 255, the most CPUs nx-unikernel gives a VM.'],
     [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
     [['--ready-timeout', 'soon'], 'invalid --ready-timeout "soon"'],
     [['--ready-timeout=-5'], 'invalid --ready-timeout "-5"'],
@@ -88,6 +89,9 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
       'invalid --ready-timeout "99999999999": it is above 2147483.647 seconds (about 24.8 days), the longest delay a Node.js timer supports; give a smaller number of seconds',
     ],
     [['--ready-path', 'health'], 'invalid --ready-path "health": give an HTTP path that starts with "/" and has no spaces, e.g. --ready-path /health'],
+    [['--ready-path', '/health'], '--ready-path /health needs a forwarded TCP port to send its request to: forward one with -p, e.g. -p 8080'],
+    [['-c', 'missing.json'], 'missing.json: it does not exist. Give the path of a unikernel.json or an OPS config.json file.'],
+    [['-c', '.'], ': it is a folder. Give the path of a unikernel.json or an OPS config.json file.'],
   ])('run %j exits 2', (args, message) => {
     usage.write('exit0.c', 'int main(void){return 0;}\n');
     execFileSync('gcc', ['-o', usage.path('exit0'), usage.path('exit0.c')]);
@@ -118,6 +122,34 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
 
     expect(run.status, run.stderr).toBe(2);
     expect(run.stderr).toContain('memory: "8M" is below the minimum of 16M that the Nanos kernel needs to boot');
+  });
+
+  it('a disk with an MBR but no TFS exits 2', () => {
+    // A boot signature and an empty partition table: QEMU would boot it and wait forever.
+    const disk = Buffer.alloc(1024 * 1024);
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    usage.write('other-disk.img', disk);
+
+    const run = runIn(usage.dir, 'other-disk.img', '--accel', 'tcg');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain('other-disk.img has an MBR boot signature but no partition with a Nanos TFS filesystem, so it is not a Nanos image');
+  });
+});
+
+describe.skipIf(!fs.existsSync(CLI))('closed output', () => {
+  it('a closed stdout pipe does not end ldd', async () => {
+    // The read end is closed before the CLI writes, so every write fails with EPIPE.
+    const child = spawn(process.execPath, [CLI, 'ldd', process.execPath, '--tree'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    expect(stderr).not.toContain('EPIPE');
+    expect(status, stderr).toBe(0);
   });
 });
 
@@ -381,6 +413,18 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(run.stderr).toContain('last serial lines:');
     expect(run.stderr).toContain('sleeping');
     expect(processesMatching(lab.path('sleeper.img'))).toEqual([]);
+  });
+
+  it('a forward with its own host address is probed there', async () => {
+    // sleeper.img (above) prints a line and never listens, so it must time out
+    // rather than count as ready on its first output.
+    const port = await findFreePort();
+
+    const run = cli('run', 'sleeper.img', '-p', `127.0.0.2:${port}:8080`, '--ready-timeout', '3', '--accel', 'tcg', '--memory', '256M');
+
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).not.toMatch(/ready in \d+ ms/);
+    expect(run.stderr).toContain(`error: not ready, so the VM is stopped: guest port 8080/tcp (host port ${port}) was not ready after 3000 ms`);
   });
 
   it('second run of a busy image names the lock', async () => {

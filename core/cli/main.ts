@@ -9,6 +9,7 @@ import { findNonUtf8Arguments } from './non-utf8-arguments';
 import { runCommand } from './run-command';
 
 function main(): void {
+  ignoreClosedOutput();
   const program = new Command('nx-unikernel')
     .description('Resolve, package and boot Linux programs as Nanos unikernel images')
     .version(readVersion())
@@ -40,6 +41,22 @@ function main(): void {
     process.stderr.write(`nx-unikernel: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 70;
   });
+}
+
+/**
+ * Keeps the command running when the reader of its output goes away, as in
+ * `nx-unikernel run IMAGE | grep -m1 listening`. Node.js ignores SIGPIPE, so a
+ * write to a closed pipe fails with EPIPE, and without a listener that error
+ * ended the process with a stack trace. Later lines are dropped: `build`
+ * still writes its image, and `run` keeps the VM until it exits or is stopped.
+ */
+function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+      throw error;
+    });
+  }
 }
 
 /** The package version, set by the bundler (scripts/bundle-cli.mjs). */

@@ -70,17 +70,16 @@ async function runRun(target: string | undefined, options: RunOptions, command: 
   try {
     checkReadinessOptions(options);
     const kind = target === undefined ? 'none' : fileKind(target);
-    if (kind === 'other') {
-      throw new CliInputError(`${target} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
-    }
     let image: string;
     let settings: RunSettings;
     if (kind === 'image') {
       rejectBuildOptions(command, target as string);
       image = path.resolve(target as string);
       settings = (options.config === undefined ? runSettingsFromCommandLine(options) : undefined) ?? (await loadConfig(undefined, options, log));
+      checkReadyPathHasPort(settings, options);
     } else {
       const config = await loadConfig(target, options, log);
+      checkReadyPathHasPort(config, options);
       temporaryFolder = createRunFolder(log);
       image = await buildTemporaryImage(config, temporaryFolder, log);
       settings = config;
@@ -101,6 +100,18 @@ async function loadConfig(program: string | undefined, options: RunOptions, log:
   return loadCliConfig(program, options, log);
 }
 
+/** Rejects an HTTP readiness path when no TCP port is forwarded, because the check would have nowhere to send it. */
+function checkReadyPathHasPort(settings: RunSettings, options: RunOptions): void {
+  if (settings.ports.some((port) => port.protocol === 'tcp')) return;
+  if (options.readyPath !== undefined) {
+    throw new CliInputError(`--ready-path ${options.readyPath} needs a forwarded TCP port to send its request to: forward one with -p, e.g. -p 8080`);
+  }
+  const httpPath = settings.readiness?.httpPath;
+  if (httpPath !== undefined) {
+    throw new CliInputError(`readiness.httpPath "${httpPath}" of ${settings.source} needs a forwarded TCP port to send its request to: add one to "ports" or forward one with -p, e.g. -p 8080`);
+  }
+}
+
 /** Rejects --ready-timeout and --ready-path values that the readiness check cannot use. */
 function checkReadinessOptions(options: RunOptions): void {
   const timeout = options.readyTimeout;
@@ -119,29 +130,61 @@ function checkReadinessOptions(options: RunOptions): void {
 }
 
 /**
- * Tells an ELF program from a disk image (MBR boot signature 0x55AA at byte
- * 510) before anything is started; both others are rejected with a clear error.
+ * Tells an ELF program from a Nanos disk image before anything is started:
+ * an image has the MBR boot signature 0x55AA at byte 510 and a partition
+ * that starts with the TFS magic. Other files are rejected with a clear error.
  */
-function fileKind(file: string): 'elf' | 'image' | 'other' {
+function fileKind(file: string): 'elf' | 'image' {
   let head: Buffer;
+  let fd: number;
   try {
     const stat = fs.statSync(file);
     if (!stat.isFile()) throw new CliInputError(`${file} is not a regular file: give an image written by nx-unikernel build, or an ELF program`);
-    head = Buffer.alloc(512);
-    const fd = fs.openSync(file, 'r');
-    try {
-      fs.readSync(fd, head, 0, 512, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fd = fs.openSync(file, 'r');
   } catch (error) {
     if (error instanceof CliInputError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new CliInputError(`cannot read ${file} (${code}): give an existing image or ELF program`);
   }
-  if (head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return 'elf';
-  if (head[510] === 0x55 && head[511] === 0xaa) return 'image';
-  return 'other';
+
+  try {
+    head = readAt(fd, 0, SECTOR_BYTES);
+    if (head.subarray(0, 4).equals(ELF_MAGIC)) return 'elf';
+    if (head[510] !== 0x55 || head[511] !== 0xaa) {
+      throw new CliInputError(`${file} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
+    }
+    if (!hasTfsPartition(fd, head)) {
+      // QEMU would boot such a disk and wait forever for a kernel that is not there.
+      throw new CliInputError(`${file} has an MBR boot signature but no partition with a Nanos TFS filesystem, so it is not a Nanos image: give an image written by nx-unikernel build`);
+    }
+    return 'image';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const SECTOR_BYTES = 512;
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+/** "NVMTFS", the first bytes of every Nanos TFS filesystem (TFS_MAGIC in core/nanos/tfs-log.ts). */
+const TFS_MAGIC = Buffer.from('NVMTFS', 'latin1');
+/** The four primary partition entries of an MBR: 16 bytes each from byte 446; the first LBA is at +8. */
+const PARTITION_TABLE_OFFSET = 446;
+const PARTITION_ENTRY_BYTES = 16;
+
+/** Returns whether one of the MBR's partitions starts with the TFS magic. */
+function hasTfsPartition(fd: number, mbr: Buffer): boolean {
+  for (let slot = 0; slot < 4; slot += 1) {
+    const firstLba = mbr.readUInt32LE(PARTITION_TABLE_OFFSET + slot * PARTITION_ENTRY_BYTES + 8);
+    if (firstLba === 0) continue;
+    if (readAt(fd, firstLba * SECTOR_BYTES, TFS_MAGIC.length).equals(TFS_MAGIC)) return true;
+  }
+  return false;
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  const bytesRead = fs.readSync(fd, buffer, 0, length, position);
+  return buffer.subarray(0, bytesRead);
 }
 
 /** Builds the image into `folder`, which the caller removes after the run. */
@@ -167,14 +210,8 @@ async function boot(image: string, config: RunSettings, options: RunOptions, log
   const timeoutSeconds = options.readyTimeout !== undefined ? Number(options.readyTimeout) : config.readiness?.timeoutSeconds ?? 30;
   const { startVm } = await import('../qemu/index.js');
 
-  // The runner probes every port at the bind address (127.0.0.1 for 0.0.0.0), so a
-  // forward with a host address of its own is probed only when that address matches.
-  // NOTE: the runner selects ports by guest port, so such a forward that shares its
-  // guest port with a probed one is still probed at the bind address.
-  const probeAddress = bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
-  const probed = config.ports.filter(
-    (port) => port.protocol === 'tcp' && (port.hostAddress === undefined || port.hostAddress === probeAddress || port.hostAddress === '0.0.0.0'),
-  );
+  // The runner probes each TCP forward at its own host address, or at the bind address (127.0.0.1 for 0.0.0.0).
+  const probed = config.ports.filter((port) => port.protocol === 'tcp');
   const hostAddressOf = (hostPort: number) => config.ports.find((port) => port.protocol === 'tcp' && port.hostPort === hostPort)?.hostAddress ?? bindAddress;
 
   const vm = startVm({

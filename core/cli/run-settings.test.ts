@@ -42,6 +42,8 @@ const CASES: Partial<ConfigCliOptions>[] = [
   { cpus: 'abc' },
   { cpus: '' },
   { cpus: '99999999999999999999' },
+  { cpus: '255' },
+  { cpus: '256' },
   { accel: 'tcg' },
   { accel: 'kvm' },
   { accel: 'hvf' },

@@ -12,6 +12,7 @@ import { DEFAULT_BIND_ADDRESS, DEFAULT_CPUS, DEFAULT_MEMORY } from '../config/fi
 import { checkGuestMemory } from '../config/guest-memory';
 import { ACCELERATORS, type Accelerator, type ResolvedUnikernelConfig } from '../config/resolved-config';
 import { parseSize } from '../config/units';
+import { MAX_CPUS } from '../qemu/command';
 import { addCliPorts } from './cli-ports';
 import type { ConfigCliOptions } from './config-options';
 
@@ -27,7 +28,7 @@ export function runSettingsFromCommandLine(options: ConfigCliOptions): RunSettin
   if (!memory.ok || checkGuestMemory(memory.value) !== undefined) return undefined;
 
   const cpus = options.cpus === undefined ? DEFAULT_CPUS : Number(options.cpus);
-  if (options.cpus !== undefined && (!/^\d+$/.test(options.cpus) || !Number.isSafeInteger(cpus) || cpus < 1)) return undefined;
+  if (options.cpus !== undefined && (!/^\d+$/.test(options.cpus) || cpus < 1 || cpus > MAX_CPUS)) return undefined;
 
   const accelerator = options.accel ?? 'auto';
   if (!isAccelerator(accelerator)) return undefined;

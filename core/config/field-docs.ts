@@ -2,7 +2,7 @@
 // `description` and `example` into the JSON schema for editors, and
 // ConfigError messages quote `expected` and `example` for the key that failed.
 
-import { MIN_MEMORY_MIB } from '../qemu/command';
+import { MAX_CPUS, MIN_MEMORY_MIB } from '../qemu/command';
 import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 
 export interface FieldDoc {
@@ -150,8 +150,8 @@ export const FIELD_DOCS: Record<string, FieldDoc> = {
     example: '"512M"',
   },
   cpus: {
-    description: `Number of virtual CPUs. Default ${DEFAULT_CPUS}.`,
-    expected: 'a whole number of at least 1',
+    description: `Number of virtual CPUs, from 1 to ${MAX_CPUS}. Default ${DEFAULT_CPUS}.`,
+    expected: `a whole number from 1 to ${MAX_CPUS}`,
     example: '2',
   },
   accelerator: {

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 
+import { MAX_CPUS } from '../qemu/command';
 import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 import { FIELD_DOCS } from './field-docs';
 import { checkGuestMemory } from './guest-memory';
@@ -106,7 +107,7 @@ export const UnikernelConfig = z
     memory: sizeString(checkGuestMemory)
       .optional()
       .meta(docMeta('memory')),
-    cpus: z.number().int().min(1).optional().meta(docMeta('cpus')),
+    cpus: z.number().int().min(1).max(MAX_CPUS).optional().meta(docMeta('cpus')),
     accelerator: z.enum(ACCELERATORS).optional().meta(docMeta('accelerator')),
     imageSize: sizeString((bytes) => {
       if (bytes === 0) {

@@ -41,6 +41,13 @@ export const DEFAULT_MEMORY = '2G';
  */
 export const MIN_MEMORY_MIB = 16;
 
+/**
+ * The most virtual CPUs a VM gets. QEMU 7.2 rejects `-smp 256` on q35 without
+ * KVM ("current -smp configuration requires kernel irqchip and X2APIC API
+ * support"), so the config, the CLI and the runner all stop at 255.
+ */
+export const MAX_CPUS = 255;
+
 export interface QemuCommandOptions {
   /** Host path of the disk image. QEMU writes to it: Nanos updates its root filesystem and klog. */
   image: string;
@@ -132,8 +139,8 @@ function formatMemory(memory: string | number): string {
 }
 
 function checkCpus(cpus: number): number {
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 255) {
-    throw new QemuError('invalid-option', `invalid CPU count ${cpus}: use a whole number from 1 to 255`);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) {
+    throw new QemuError('invalid-option', `invalid CPU count ${cpus}: use a whole number from 1 to ${MAX_CPUS}`);
   }
   return cpus;
 }

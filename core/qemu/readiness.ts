@@ -27,6 +27,8 @@ import { checkTimerDelay } from './timer-limit';
 export interface ReadinessTarget {
   guestPort: number;
   hostPort: number;
+  /** Host address to connect to for this port. Default: the `host` option. */
+  host?: string;
 }
 
 export interface HttpCheck {
@@ -253,7 +255,7 @@ class PortWaiter {
     // of this file), so only later ones get the full wait for an HTTP reply.
     const replyWaitMs = this.http !== undefined && networkWasUp ? this.settings.attemptTimeoutMs : this.settings.silentAfterMs;
     const outcome = await probePort({
-      host: this.settings.host,
+      host: this.target.host ?? this.settings.host,
       port: this.target.hostPort,
       httpPath: this.http?.path,
       silentAfterMs: replyWaitMs,

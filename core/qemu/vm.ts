@@ -316,8 +316,8 @@ export class Vm extends EventEmitter<VmEvents> {
 
   /**
    * Runs one QEMU process, through setpriv when `throughSetpriv`, and resolves
-   * after it exited and its last output line was read. `setpriv` tells
-   * whether setpriv started QEMU at all.
+   * after it exited and its last output line was read. `setpriv`, set for a
+   * start through setpriv, records whether setpriv started QEMU at all.
    */
   private async startQemu(command: QemuCommand, throughSetpriv: boolean): Promise<{ result: QemuProcessEnd; setpriv?: SetprivOutcome }> {
     this.attemptStartedAt = Date.now();
@@ -442,7 +442,12 @@ export class Vm extends EventEmitter<VmEvents> {
     const wanted = readiness === false ? [] : readiness?.guestPorts;
     const targets = this.forwards
       .filter((forward) => forward.protocol === 'tcp' && (wanted === undefined || wanted.includes(forward.guestPort)))
-      .map((forward) => ({ guestPort: forward.guestPort, hostPort: forward.hostPort }));
+      // A forward with a host address of its own listens there, not at the bind address.
+      .map((forward) => ({
+        guestPort: forward.guestPort,
+        hostPort: forward.hostPort,
+        ...(forward.hostAddress !== undefined && forward.hostAddress !== '0.0.0.0' ? { host: forward.hostAddress } : {}),
+      }));
 
     if (readiness === false || targets.length === 0) {
       // Without a TCP port there is no timeout: a program may run silently and still be fine.
@@ -535,7 +540,7 @@ function spawnError(command: QemuCommand, cause: unknown): QemuError {
   if (code === 'ENOENT') {
     return new QemuError(
       'qemu-not-found',
-      `${command.file} was not found on PATH: install QEMU (Debian and Ubuntu: apt-get install qemu-system-x86, macOS: brew install qemu) or set qemuBinary`,
+      `${command.file} was not found on PATH: install QEMU (Debian and Ubuntu: apt-get install qemu-system-x86, macOS: brew install qemu) or add the folder that contains it to PATH`,
       { cause },
     );
   }
