@@ -284,6 +284,11 @@ describe('nx-unikernel in a fresh Nx workspace', () => {
         const manifest = readJson('apps/libapp/dist/unikernel/libapp.img.manifest.json');
         const library = manifest.files.find((file: { path: string }) => file.path.endsWith('libgreet.so'));
         expect(library.sha256).toBe(sha256(`${root}/lib/x86_64-linux-gnu/libgreet.so`));
+
+        // libapp forwards no port, so an HTTP readiness path has nowhere to go.
+        expect(() => nx(['run', 'libapp:unikernel-serve', '--readyPath=/health'])).toThrow(
+          'the readiness path /health needs a forwarded TCP port to send its request to: add one to "ports" in',
+        );
       },
       E2E_TIMEOUT_MS,
     );

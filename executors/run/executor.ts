@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as devkit from '@nx/devkit';
 import { logger, type ExecutorContext } from '@nx/devkit';
 
-import { startVm, type Vm, type VmExit, type VmReady } from '../../core/qemu';
+import { QemuError, startVm, type Vm, type VmExit, type VmReady } from '../../core/qemu';
 import { removeFilesOfEndedProcesses } from '../../core/util/process-running';
 import { verifyImage } from '../lib/image-check';
 import { normalizeOptions } from '../lib/normalize-options';
@@ -41,6 +41,9 @@ export default async function* runExecutor(options: RunExecutorOptions, context:
     const { config } = normalized;
     bindAddress = options.bind ?? config.bindAddress;
     const httpPath = options.readyPath ?? config.readiness?.httpPath;
+    if (httpPath !== undefined && !config.ports.some((port) => port.protocol === 'tcp')) {
+      throw new QemuError('invalid-option', `the readiness path ${httpPath} needs a forwarded TCP port to send its request to: add one to "ports" in ${config.source}`);
+    }
     const timeoutSeconds = options.readyTimeout ?? config.readiness?.timeoutSeconds ?? 30;
     vm = startVm({
       image: bootCopy,
