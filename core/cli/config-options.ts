@@ -38,24 +38,28 @@ export function loadCliConfig(program: string | undefined, options: ConfigCliOpt
 }
 
 function loadConfigAndOverrides(program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
-  const file = options.config === undefined ? undefined : path.resolve(options.config);
-  if (file !== undefined && isOpsConfig(file)) return loadOpsConfig(file, program, options, log);
+  if (options.config === undefined) {
+    return parseUnikernelConfig(overrides(program, options, true), { file: 'command-line options', baseDir: process.cwd() });
+  }
 
-  const fromFile = file === undefined ? {} : readConfigObject(file);
-  const merged: Record<string, unknown> = { ...fromFile, ...overrides(program, options, file === undefined) };
-  if (file === undefined) return parseUnikernelConfig(merged, { file: 'command-line options', baseDir: process.cwd() });
+  const file = path.resolve(options.config);
+  // Read once: the file may be a pipe, as in -c <(generate-config).
+  const text = readConfigText(file);
+  const json = parseJsonText(text, file);
+  if (isOpsConfig(json)) return loadOpsConfig(file, text, program, options, log);
+
+  const merged: Record<string, unknown> = { ...configObject(json, file), ...overrides(program, options, false) };
   return parseUnikernelConfig(merged, { file });
 }
 
 /** OPS configs use Go field names (Args, Env, RunConfig); ours use camelCase. */
-function isOpsConfig(file: string): boolean {
-  const json = parseJsonText(readConfigText(file), file);
+function isOpsConfig(json: unknown): boolean {
   if (json === null || typeof json !== 'object') return false;
   return Object.keys(json).some((key) => /^[A-Z]/.test(key));
 }
 
-function loadOpsConfig(file: string, program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
-  const { config, warnings } = readOpsConfig(file);
+function loadOpsConfig(file: string, text: string, program: string | undefined, options: ConfigCliOptions, log: (line: string) => void): ResolvedUnikernelConfig {
+  const { config, warnings } = readOpsConfig(file, text);
   for (const warning of warnings) log(`warning: ${warning}`);
   const cli = overrides(program, options, true);
   if (Object.keys(cli).length === 0) return config;
@@ -115,7 +119,7 @@ function splitCopy(value: string): string | { from: string; to: string } {
  */
 function parseCpus(text: string): number {
   if (!/^\d+$/.test(text)) {
-    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is not a whole number. Give a whole number from 1 to ${MAX_CPUS}, e.g. --cpus 2`);
+    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: give a whole number from 1 to ${MAX_CPUS}, e.g. --cpus 2`);
   }
   const cpus = Number(text);
   if (cpus > MAX_CPUS) {
@@ -124,9 +128,8 @@ function parseCpus(text: string): number {
   return cpus;
 }
 
-/** Reads a unikernel.json, whose top level must be an object for the command-line values to be laid over it. */
-function readConfigObject(file: string): Record<string, unknown> {
-  const json = parseJsonText(readConfigText(file), file);
+/** Checks that a unikernel.json's top level is an object, so the command-line values can be laid over it. */
+function configObject(json: unknown, file: string): Record<string, unknown> {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     const found = json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`;
     throw new CliInputError(`invalid config ${file}: its content is ${found}, but the config must be a JSON object, e.g. {"program": "dist/server"}`);

@@ -78,7 +78,7 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     [['--memory', '1K'], 'memory: "1K" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
     [['--memory', '15M'], 'memory: "15M" is below the minimum of 16M'],
     [['--memory', '0'], 'memory: "0" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
-    [['--cpus', 'abc'], 'invalid --cpus "abc": it is not a whole number. Give a whole number from 1 to 255, e.g. --cpus 2'],
+    [['--cpus', 'abc'], 'invalid --cpus "abc": give a whole number from 1 to 255, e.g. --cpus 2'],
     [['--cpus', '0'], 'cpus: 0 is invalid. Expected a whole number from 1 to 255'],
     [['--cpus', '9007199254740993'], 'invalid --cpus "9007199254740993": it is above 255, the most CPUs nx-unikernel gives a VM.'],
     [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
@@ -134,7 +134,7 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     const run = runIn(usage.dir, 'other-disk.img', '--accel', 'tcg');
 
     expect(run.status, run.stderr).toBe(2);
-    expect(run.stderr).toContain('other-disk.img has an MBR boot signature but no partition with a Nanos TFS filesystem, so it is not a Nanos image');
+    expect(run.stderr).toContain('other-disk.img has an MBR boot signature but no partitions, so it is not a Nanos image');
   });
 });
 
@@ -213,6 +213,23 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(first.status, first.stderr).toBe(0);
     expect(second.status, second.stderr).toBe(0);
     expect(sha256(lab.path('again-1.img'))).toBe(sha256(lab.path('again-2.img')));
+  });
+
+  it('run rejects a truncated or damaged image', () => {
+    const image = fs.readFileSync(lab.path('again-1.img'));
+    const rootOffset = image.readUInt32LE(446 + 16 + 8) * 512;
+    fs.writeFileSync(lab.path('truncated.img'), image.subarray(0, rootOffset - 512));
+    const damaged = Buffer.from(image);
+    damaged.fill(0, rootOffset, rootOffset + 4096);
+    fs.writeFileSync(lab.path('damaged.img'), damaged);
+
+    const truncated = cli('run', 'truncated.img', '--accel', 'tcg');
+    const zeroed = cli('run', 'damaged.img', '--accel', 'tcg');
+
+    expect(truncated.status, truncated.stderr).toBe(2);
+    expect(truncated.stderr).toContain(`truncated.img is truncated: its root filesystem starts at byte ${rootOffset}, past the end of the ${rootOffset - 512}-byte file`);
+    expect(zeroed.status, zeroed.stderr).toBe(2);
+    expect(zeroed.stderr).toContain(`damaged.img has no Nanos TFS filesystem at byte ${rootOffset}, where its last partition starts`);
   });
 
   it('build rejects a FIFO as output', () => {

@@ -131,14 +131,17 @@ function checkReadinessOptions(options: RunOptions): void {
 
 /**
  * Tells an ELF program from a Nanos disk image before anything is started:
- * an image has the MBR boot signature 0x55AA at byte 510 and a partition
- * that starts with the TFS magic. Other files are rejected with a clear error.
+ * an image has the MBR boot signature 0x55AA at byte 510, and its last
+ * partition, the root filesystem, starts with the TFS magic inside the file.
+ * Other files are rejected with a clear error.
  */
 function fileKind(file: string): 'elf' | 'image' {
   let head: Buffer;
   let fd: number;
+  let size: number;
   try {
     const stat = fs.statSync(file);
+    size = stat.size;
     if (!stat.isFile()) throw new CliInputError(`${file} is not a regular file: give an image written by nx-unikernel build, or an ELF program`);
     fd = fs.openSync(file, 'r');
   } catch (error) {
@@ -153,10 +156,9 @@ function fileKind(file: string): 'elf' | 'image' {
     if (head[510] !== 0x55 || head[511] !== 0xaa) {
       throw new CliInputError(`${file} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
     }
-    if (!hasTfsPartition(fd, head)) {
-      // QEMU would boot such a disk and wait forever for a kernel that is not there.
-      throw new CliInputError(`${file} has an MBR boot signature but no partition with a Nanos TFS filesystem, so it is not a Nanos image: give an image written by nx-unikernel build`);
-    }
+    // QEMU would boot such a disk, and then wait forever for a kernel that is
+    // not there, or show the loader's disk errors as the program's output.
+    checkRootFilesystem(file, fd, head, size);
     return 'image';
   } finally {
     fs.closeSync(fd);
@@ -171,14 +173,26 @@ const TFS_MAGIC = Buffer.from('NVMTFS', 'latin1');
 const PARTITION_TABLE_OFFSET = 446;
 const PARTITION_ENTRY_BYTES = 16;
 
-/** Returns whether one of the MBR's partitions starts with the TFS magic. */
-function hasTfsPartition(fd: number, mbr: Buffer): boolean {
+/**
+ * Throws CliInputError unless the last partition of the MBR (the root
+ * filesystem in the layout of Nanos's mkfs and of nx-unikernel build) starts
+ * inside the file with the TFS magic.
+ */
+function checkRootFilesystem(file: string, fd: number, mbr: Buffer, size: number): void {
+  let rootOffset = 0;
   for (let slot = 0; slot < 4; slot += 1) {
     const firstLba = mbr.readUInt32LE(PARTITION_TABLE_OFFSET + slot * PARTITION_ENTRY_BYTES + 8);
-    if (firstLba === 0) continue;
-    if (readAt(fd, firstLba * SECTOR_BYTES, TFS_MAGIC.length).equals(TFS_MAGIC)) return true;
+    rootOffset = Math.max(rootOffset, firstLba * SECTOR_BYTES);
   }
-  return false;
+  if (rootOffset === 0) {
+    throw new CliInputError(`${file} has an MBR boot signature but no partitions, so it is not a Nanos image: give an image written by nx-unikernel build`);
+  }
+  if (rootOffset >= size) {
+    throw new CliInputError(`${file} is truncated: its root filesystem starts at byte ${rootOffset}, past the end of the ${size}-byte file. Build the image again with nx-unikernel build`);
+  }
+  if (!readAt(fd, rootOffset, TFS_MAGIC.length).equals(TFS_MAGIC)) {
+    throw new CliInputError(`${file} has no Nanos TFS filesystem at byte ${rootOffset}, where its last partition starts, so it is not a Nanos image or it is damaged: give an image written by nx-unikernel build`);
+  }
 }
 
 function readAt(fd: number, position: number, length: number): Buffer {

@@ -266,6 +266,14 @@ describe('readOpsConfig errors', () => {
     ]);
   });
 
+  it('rejects a negative CPU count', () => {
+    const error = errorOf({ RunConfig: { CPUs: -1 } });
+
+    expect(error.issues).toEqual([
+      { path: 'RunConfig.CPUs', message: '-1 is invalid. Expected 0 (the default, 1 CPU) or a whole number from 1 to 255. Example: 2.' },
+    ]);
+  });
+
   it('rejects a port that is not a number', () => {
     const error = errorOf({ RunConfig: { UDPPorts: ['53', 'dns'] } });
 

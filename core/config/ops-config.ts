@@ -22,14 +22,15 @@ export interface OpsConfigResult {
 }
 
 /**
- * Reads OPS's config.json and returns it as a normalized unikernel config.
+ * Reads OPS's config.json (or parses `text`, its content when the caller has
+ * already read it) and returns it as a normalized unikernel config.
  * Relative paths resolve against the file's folder. Throws ConfigError for
  * invalid JSON, unknown or mistyped fields (which ops rejects as well) and
  * values that have no valid meaning.
  */
-export function readOpsConfig(file: string): OpsConfigResult {
+export function readOpsConfig(file: string, text?: string): OpsConfigResult {
   const source = path.resolve(file);
-  const json = parseJsonText(readFileSync(source, 'utf8'), source);
+  const json = parseJsonText(text ?? readFileSync(source, 'utf8'), source);
 
   const decoded = decodeOpsJson(json, OPS_CONFIG);
   if (decoded.issues.length > 0) {

@@ -23,6 +23,7 @@
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 
+import { MAX_CPUS } from '../qemu/command';
 import { type ConfigIssue, formatKeyPath, formatValue } from './errors';
 import { type DecodedStruct, type GoType, isZeroValue, OPS_CONFIG } from './ops-fields';
 import type { ManifestValue, UnikernelConfig } from './schema';
@@ -157,6 +158,10 @@ export function mapOpsConfig(ops: DecodedStruct, file: string): OpsMapping {
   }
 
   const cpus = run['CPUs'] as number | undefined;
+  // 0 is Go's zero value, which OPS reads as "not set"; a negative count has no meaning.
+  if (cpus !== undefined && cpus < 0) {
+    issues.push({ path: 'RunConfig.CPUs', message: `${cpus} is invalid. Expected 0 (the default, 1 CPU) or a whole number from 1 to ${MAX_CPUS}. Example: 2.` });
+  }
   if (cpus !== undefined && cpus > 0) {
     config.cpus = cpus;
     setOrigin(['cpus'], 'RunConfig.CPUs');
