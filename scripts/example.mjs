@@ -23,4 +23,6 @@ step('nx-unikernel ldd --tree dist/server', process.execPath, [cli, 'ldd', '--tr
 step('nx-unikernel build -c unikernel.json', process.execPath, [cli, 'build', '-c', join(example, 'unikernel.json'), '-o', image]);
 step('nx-unikernel inspect dist/server.img', process.execPath, [cli, 'inspect', image]);
 
-console.log(`\nexample: boot it with\n  npx nx-unikernel run ${image} -c ${join(example, 'unikernel.json')}\nand open http://127.0.0.1:8080/`);
+// The bin path, not `npx nx-unikernel`: npx does not find a package's own bin
+// in a clone of that package, where it is not installed under node_modules.
+console.log(`\nexample: boot it with\n  node ${cli} run ${image} -c ${join(example, 'unikernel.json')}\nand open http://127.0.0.1:8080/`);
