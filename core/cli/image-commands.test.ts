@@ -441,7 +441,7 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
 
     expect(run.status, run.stderr).toBe(2);
     expect(run.stderr).not.toMatch(/ready in \d+ ms/);
-    expect(run.stderr).toContain(`error: not ready, so the VM is stopped: guest port 8080/tcp (host port ${port}) was not ready after 3000 ms`);
+    expect(run.stderr).toContain(`error: not ready, so the VM is stopped: guest port 8080/tcp (host 127.0.0.2:${port}) was not ready after 3000 ms`);
   });
 
   it('second run of a busy image names the lock', async () => {

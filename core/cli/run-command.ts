@@ -226,7 +226,11 @@ async function boot(image: string, config: RunSettings, options: RunOptions, log
 
   // The runner probes each TCP forward at its own host address, or at the bind address (127.0.0.1 for 0.0.0.0).
   const probed = config.ports.filter((port) => port.protocol === 'tcp');
-  const hostAddressOf = (hostPort: number) => config.ports.find((port) => port.protocol === 'tcp' && port.hostPort === hostPort)?.hostAddress ?? bindAddress;
+  // A URL to open: a forward that listens on every address (0.0.0.0) is reached at 127.0.0.1.
+  const hostAddressOf = (hostPort: number) => {
+    const address = config.ports.find((port) => port.protocol === 'tcp' && port.hostPort === hostPort)?.hostAddress ?? bindAddress;
+    return address === '0.0.0.0' ? '127.0.0.1' : address;
+  };
 
   const vm = startVm({
     image,

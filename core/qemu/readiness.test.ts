@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 /** Listens on a free loopback port; `behaviour` handles each connection (counted from 1). */
-async function serve(behaviour: Behaviour, port?: number): Promise<number> {
+async function serve(behaviour: Behaviour, port?: number, host = '127.0.0.1'): Promise<number> {
   let connections = 0;
   const server = createServer((socket) => {
     connections += 1;
@@ -28,7 +28,7 @@ async function serve(behaviour: Behaviour, port?: number): Promise<number> {
     behaviour(socket, connections);
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen({ port: port ?? 0, host: '127.0.0.1' }, resolve));
+  await new Promise<void>((resolve) => server.listen({ port: port ?? 0, host }, resolve));
   return (server.address() as { port: number }).port;
 }
 
@@ -57,6 +57,19 @@ describe('waitForPorts', () => {
 
     expect(result.ports).toEqual([{ guestPort: 8080, hostPort: port, evidence: 'HTTP 200', readyMs: expect.any(Number) }]);
     expect(result.readyMs).toBeLessThan(2000);
+  });
+
+  it('target host overrides the host option', async () => {
+    // Linux routes all of 127.0.0.0/8 to loopback, so nothing listens on this port at 127.0.0.1.
+    const port = await serve(reply(200), undefined, '127.0.0.2');
+
+    const result = await waitForPorts([{ guestPort: 8080, hostPort: port, host: '127.0.0.2' }], { ...FAST, host: '127.0.0.1', http: { path: '/' }, timeoutMs: 5000 });
+    const error = await notReady(waitForPorts([{ guestPort: 8081, hostPort: port }], { ...FAST, host: '127.0.0.1', http: { path: '/' }, timeoutMs: 400 }));
+    const named = await notReady(waitForPorts([{ guestPort: 8082, hostPort: port, host: '127.0.0.3' }], { ...FAST, timeoutMs: 400 }));
+
+    expect(result.ports[0]?.evidence).toBe('HTTP 200');
+    expect(error.message).toContain(`guest port 8081/tcp (host port ${port}) was not ready`);
+    expect(named.message).toContain(`guest port 8082/tcp (host 127.0.0.3:${port}) was not ready`);
   });
 
   it('any HTTP status counts by default', async () => {

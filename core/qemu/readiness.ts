@@ -309,8 +309,10 @@ function timeoutError(waiters: readonly PortWaiter[], timeoutMs: number): QemuEr
 }
 
 function describeWaiter(waiter: PortWaiter, timeoutMs: number): string {
-  const { guestPort, hostPort } = waiter.target;
-  const head = `guest port ${guestPort}/tcp (host port ${hostPort}) was not ready after ${timeoutMs} ms`;
+  const { guestPort, hostPort, host } = waiter.target;
+  // A forward with a host address of its own names it, since it is not the usual one.
+  const hostSide = host === undefined ? `host port ${hostPort}` : `host ${host}:${hostPort}`;
+  const head = `guest port ${guestPort}/tcp (${hostSide}) was not ready after ${timeoutMs} ms`;
   const request = waiter.httpRequest;
   const outcome = waiter.lastOutcome;
 
