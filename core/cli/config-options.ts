@@ -123,7 +123,7 @@ function parseCpus(text: string): number {
   }
   const cpus = Number(text);
   if (cpus > MAX_CPUS) {
-    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is above ${MAX_CPUS}, the most CPUs nx-unikernel gives a VM. Give a whole number from 1 to ${MAX_CPUS}, e.g. --cpus 2`);
+    throw new CliInputError(`invalid --cpus ${JSON.stringify(text)}: it is above ${MAX_CPUS}, the maximum number of CPUs nx-unikernel gives a VM. Give a whole number from 1 to ${MAX_CPUS}, e.g. --cpus 2`);
   }
   return cpus;
 }

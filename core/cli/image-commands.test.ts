@@ -80,7 +80,7 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     [['--memory', '0'], 'memory: "0" is below the minimum of 16M that the Nanos kernel needs to boot: use "16M" or more'],
     [['--cpus', 'abc'], 'invalid --cpus "abc": give a whole number from 1 to 255, e.g. --cpus 2'],
     [['--cpus', '0'], 'cpus: 0 is invalid. Expected a whole number from 1 to 255'],
-    [['--cpus', '9007199254740993'], 'invalid --cpus "9007199254740993": it is above 255, the most CPUs nx-unikernel gives a VM.'],
+    [['--cpus', '9007199254740993'], 'invalid --cpus "9007199254740993": it is above 255, the maximum number of CPUs nx-unikernel gives a VM.'],
     [['--ready-timeout', '0'], 'invalid --ready-timeout "0": give a positive number of seconds, e.g. --ready-timeout 30'],
     [['--ready-timeout', 'soon'], 'invalid --ready-timeout "soon"'],
     [['--ready-timeout=-5'], 'invalid --ready-timeout "-5"'],
@@ -124,7 +124,7 @@ describe.skipIf(!fs.existsSync(CLI))('run rejects invalid options', () => {
     expect(run.stderr).toContain('memory: "8M" is below the minimum of 16M that the Nanos kernel needs to boot');
   });
 
-  it('a disk with an MBR but no TFS exits 2', () => {
+  it('MBR without partitions exits 2', () => {
     // A boot signature and an empty partition table: QEMU would boot it and wait forever.
     const disk = Buffer.alloc(1024 * 1024);
     disk[510] = 0x55;
@@ -229,7 +229,7 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(truncated.status, truncated.stderr).toBe(2);
     expect(truncated.stderr).toContain(`truncated.img is truncated: its root filesystem starts at byte ${rootOffset}, past the end of the ${rootOffset - 512}-byte file`);
     expect(zeroed.status, zeroed.stderr).toBe(2);
-    expect(zeroed.stderr).toContain(`damaged.img has no Nanos TFS filesystem at byte ${rootOffset}, where its last partition starts`);
+    expect(zeroed.stderr).toContain(`damaged.img has no Nanos TFS filesystem at byte ${rootOffset}, where its root partition starts`);
   });
 
   it('build rejects a FIFO as output', () => {
@@ -432,7 +432,7 @@ describe.skipIf(skipReason !== undefined)('build, run and inspect on real progra
     expect(processesMatching(lab.path('sleeper.img'))).toEqual([]);
   });
 
-  it('a forward with its own host address is probed there', async () => {
+  it('address forward is probed there', async () => {
     // sleeper.img (above) prints a line and never listens, so it must time out
     // rather than count as ready on its first output.
     const port = await findFreePort();

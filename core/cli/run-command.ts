@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import type { ResolvedUnikernelConfig } from '../config';
 import type { Vm, VmExit } from '../qemu';
+import { readPartitionTable, selectPartitions, type PartitionEntry } from '../nanos/mbr';
+import { SECTOR_SIZE, TFS_MAGIC } from '../nanos/tfs-log';
 import { MAX_TIMER_DELAY_SECONDS } from '../qemu/timer-limit';
 import type { ConfigCliOptions } from './config-options';
 import { createLog, type LogLine } from './log';
@@ -131,8 +133,8 @@ function checkReadinessOptions(options: RunOptions): void {
 
 /**
  * Tells an ELF program from a Nanos disk image before anything is started:
- * an image has the MBR boot signature 0x55AA at byte 510, and its last
- * partition, the root filesystem, starts with the TFS magic inside the file.
+ * an image has the MBR boot signature 0x55AA at byte 510, and its root
+ * filesystem partition starts with the TFS magic inside the file.
  * Other files are rejected with a clear error.
  */
 function fileKind(file: string): 'elf' | 'image' {
@@ -151,47 +153,42 @@ function fileKind(file: string): 'elf' | 'image' {
   }
 
   try {
-    head = readAt(fd, 0, SECTOR_BYTES);
+    head = readAt(fd, 0, SECTOR_SIZE);
     if (head.subarray(0, 4).equals(ELF_MAGIC)) return 'elf';
-    if (head[510] !== 0x55 || head[511] !== 0xaa) {
+    const partitions = readPartitionTable(head);
+    if (partitions === undefined) {
       throw new CliInputError(`${file} is neither a Linux ELF program nor a Nanos disk image (no MBR boot signature): give an image written by nx-unikernel build, or the program to build one from`);
     }
     // QEMU would boot such a disk, and then wait forever for a kernel that is
     // not there, or show the loader's disk errors as the program's output.
-    checkRootFilesystem(file, fd, head, size);
+    checkRootFilesystem(file, fd, partitions, size);
     return 'image';
   } finally {
     fs.closeSync(fd);
   }
 }
 
-const SECTOR_BYTES = 512;
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
-/** "NVMTFS", the first bytes of every Nanos TFS filesystem (TFS_MAGIC in core/nanos/tfs-log.ts). */
-const TFS_MAGIC = Buffer.from('NVMTFS', 'latin1');
-/** The four primary partition entries of an MBR: 16 bytes each from byte 446; the first LBA is at +8. */
-const PARTITION_TABLE_OFFSET = 446;
-const PARTITION_ENTRY_BYTES = 16;
 
 /**
- * Throws CliInputError unless the last partition of the MBR (the root
- * filesystem in the layout of Nanos's mkfs and of nx-unikernel build) starts
- * inside the file with the TFS magic.
+ * Throws CliInputError unless the root filesystem partition, chosen as the
+ * image reader chooses it (selectPartitions), starts inside the file with the
+ * TFS magic.
  */
-function checkRootFilesystem(file: string, fd: number, mbr: Buffer, size: number): void {
-  let rootOffset = 0;
-  for (let slot = 0; slot < 4; slot += 1) {
-    const firstLba = mbr.readUInt32LE(PARTITION_TABLE_OFFSET + slot * PARTITION_ENTRY_BYTES + 8);
-    rootOffset = Math.max(rootOffset, firstLba * SECTOR_BYTES);
-  }
-  if (rootOffset === 0) {
+function checkRootFilesystem(file: string, fd: number, partitions: readonly PartitionEntry[], size: number): void {
+  if (partitions.length === 0) {
     throw new CliInputError(`${file} has an MBR boot signature but no partitions, so it is not a Nanos image: give an image written by nx-unikernel build`);
   }
+  const root = selectPartitions(partitions).rootfs;
+  if (root === undefined || root.firstSector === 0) {
+    throw new CliInputError(`${file} has an MBR partition table without a root filesystem entry, so it is not a Nanos image: give an image written by nx-unikernel build`);
+  }
+  const rootOffset = root.firstSector * SECTOR_SIZE;
   if (rootOffset >= size) {
     throw new CliInputError(`${file} is truncated: its root filesystem starts at byte ${rootOffset}, past the end of the ${size}-byte file. Build the image again with nx-unikernel build`);
   }
   if (!readAt(fd, rootOffset, TFS_MAGIC.length).equals(TFS_MAGIC)) {
-    throw new CliInputError(`${file} has no Nanos TFS filesystem at byte ${rootOffset}, where its last partition starts, so it is not a Nanos image or it is damaged: give an image written by nx-unikernel build`);
+    throw new CliInputError(`${file} has no Nanos TFS filesystem at byte ${rootOffset}, where its root partition starts, so it is not a Nanos image or it is damaged: give an image written by nx-unikernel build`);
   }
 }
 
