@@ -1,4 +1,4 @@
-// Bundles the command line into dist/bin/. cli.js holds the commands and the
+// Bundles the command line into dist/bin/. cli.js contains the commands and the
 // QEMU runner. Each engine part that a command imports only when it runs (the
 // config schema, the image builder, the image reader, the library resolver)
 // gets its own file under dist/bin/lazy/. The package's `bin`,

@@ -72,7 +72,7 @@ export async function measureTool(cli: string, image: string, copy: string, port
  * Copies the image and waits for the copy's writeback (sync(1)), so that no
  * boot shares the disk with the writeback of its own 80 MB copy. In runs
  * without it, the bare boots of the C example fell into two groups, near
- * 370 ms and near 450 ms; with it, 8 of 9 took 369 to 430 ms.
+ * 370 ms and near 450 ms. With it, 8 of 9 took 369 to 430 ms.
  */
 function prepareCopy(image: string, copy: string): void {
   copyFileSync(image, copy);

@@ -1,5 +1,5 @@
-// What `run` needs to boot an image that is already built: guest memory,
-// CPUs, accelerator, port forwards, bind address and readiness.
+// The settings `run` needs to boot an image that is already built: guest
+// memory, CPUs, accelerator, port forwards, bind address and readiness.
 //
 // `run IMAGE` without --config reads these from the command line here,
 // without the config schema: loading the schema (zod) takes Node about 30 ms,

@@ -42,9 +42,9 @@ export const DEFAULT_MEMORY = '2G';
 export const MIN_MEMORY_MIB = 16;
 
 /**
- * The most virtual CPUs a VM gets. QEMU 7.2 rejects `-smp 256` on q35 without
- * KVM ("current -smp configuration requires kernel irqchip and X2APIC API
- * support"), so the config, the CLI and the runner all stop at 255.
+ * The maximum number of virtual CPUs of a VM. QEMU 7.2 rejects `-smp 256` on
+ * q35 without KVM ("current -smp configuration requires kernel irqchip and
+ * X2APIC API support"), so the config, the CLI and the runner stop at 255.
  */
 export const MAX_CPUS = 255;
 

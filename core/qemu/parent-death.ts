@@ -45,7 +45,7 @@ export function withParentDeathSignal(command: QemuCommand): QemuCommand {
   return { file: SETPRIV, args: ['--pdeathsig', 'SIGKILL', '--', command.file, ...command.args] };
 }
 
-/** How a start through setpriv ended, as far as setpriv itself is concerned. */
+/** The result of a start through setpriv, as far as setpriv itself is concerned. */
 export type SetprivOutcome =
   /** setpriv exec'd QEMU; the status and output are QEMU's. */
   | { kind: 'ran' }
@@ -75,7 +75,7 @@ export function markSetprivUnusable(): void {
   setprivWorks = false;
 }
 
-/** Whether a stderr line came from setpriv rather than QEMU; such lines are kept out of QEMU's stderr events. */
+/** Returns whether a stderr line came from setpriv rather than QEMU, so that it can be kept out of QEMU's stderr events. */
 export function isSetprivLine(line: string): boolean {
   return SETPRIV_OWN_LINE.test(line);
 }

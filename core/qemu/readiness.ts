@@ -8,8 +8,8 @@
 //   still unanswered 1.5 s later, after the app had started listening;
 // - guest up, nothing accepts on 10.0.2.15:PORT (the app has not started, or
 //   it listens on 127.0.0.1 only): the connection opens and is closed without
-//   a byte 0.1 to 5.2 ms later (about 150 tries on the C and Node examples,
-//   most of them while the Node guest was starting and its CPU was busy);
+//   a byte 0.1 to 5.2 ms later. That is from about 150 tries on the C and Node
+//   examples, most of them while the Node guest was starting and its CPU busy;
 // - the app accepts: the connection stays open until the app replies or closes.
 //
 // So a port is ready when a reply arrives: an HTTP status line (with `http`) or

@@ -170,7 +170,7 @@ describe('QEMU start through setpriv', () => {
   // A setpriv from util-linux before 2.33 rejects --pdeathsig with getopt's
   // message and status 1. That release is not installable here, so a script
   // on PATH prints its message, and a shell script replaces QEMU.
-  it('a setpriv without --pdeathsig falls back to starting QEMU directly', async () => {
+  it('setpriv without --pdeathsig falls back', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nx-unikernel-setpriv-'));
     try {
       const bin = join(dir, 'bin');
